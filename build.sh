@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+#
+# ngx_otel_module: one entry point for building, testing and the demo.
+#
+#   ./build.sh build   build build/ngx_otel_module.so against the system nginx
+#   ./build.sh test    build, then run the whole test suite (prove -r t/)
+#   ./build.sh demo    build, then run the gateway demo on 127.0.0.1
+#
+# Each command installs what it needs first (Debian packages, npm packages
+# with the lockfile).  NGINX_SRC=/path/to/nginx-source builds against
+# another nginx source tree instead of Debian's nginx-dev.
+
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build="$repo/build"
+
+apt_packages=(
+    nginx nginx-dev build-essential pkg-config
+    libpcre2-dev libssl-dev zlib1g-dev
+    libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+    libcurl4-openssl-dev
+    perl
+)
+
+log() {
+    printf '==> %s\n' "$*" >&2
+}
+
+need_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo "$@"
+        else
+            log "need root to run: $*"
+            exit 1
+        fi
+    else
+        "$@"
+    fi
+}
+
+install_packages() {
+    local missing=() p
+
+    for p in "${apt_packages[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+            | grep -q 'install ok installed'
+        then
+            missing+=("$p")
+        fi
+    done
+
+    # the machine image may bring its own Node.js (which conflicts with
+    # Debian's npm package): only install Debian's when there is none
+    if ! command -v node >/dev/null 2>&1; then
+        missing+=(nodejs)
+    fi
+
+    if ! command -v npm >/dev/null 2>&1; then
+        missing+=(npm)
+    fi
+
+    if [ ${#missing[@]} -eq 0 ]; then
+        return
+    fi
+
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    need_root apt-get update -q
+    need_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        </dev/null
+
+    # the package starts a default server on port 80 where it can; the
+    # tests and the demo use their own instances only
+    if command -v systemctl >/dev/null 2>&1; then
+        need_root systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
+}
+
+install_npm() {
+    if [ -f "$repo/t/interop/package-lock.json" ]; then
+        if [ ! -d "$repo/t/interop/node_modules" ] \
+            || [ "$repo/t/interop/package-lock.json" \
+                 -nt "$repo/t/interop/node_modules" ]
+        then
+            log "installing the interop test's npm packages (lockfile)"
+            (cd "$repo/t/interop" && npm ci --no-audit --no-fund \
+                --loglevel=error </dev/null)
+            touch "$repo/t/interop/node_modules"
+        fi
+    fi
+}
+
+# Debian's nginx-dev ships the headers, configure and the flags the system
+# nginx was built with: configuring with those flags yields a module that
+# the system /usr/sbin/nginx accepts (--with-compat is among them).
+configure_nginx() {
+    local src="$build/nginx"
+
+    if [ -n "${NGINX_SRC:-}" ]; then
+        log "configuring $NGINX_SRC"
+        rm -rf "$src"
+        cp -a "$NGINX_SRC" "$src"
+        (cd "$src" && ./configure --with-compat \
+            --add-dynamic-module="$repo" >"$build/configure.log" 2>&1) \
+            || { tail -30 "$build/configure.log"; exit 1; }
+        return
+    fi
+
+    if [ ! -f /usr/share/nginx/src/conf_flags ]; then
+        log "/usr/share/nginx/src is missing: is nginx-dev installed?"
+        exit 1
+    fi
+
+    log "configuring the nginx-dev tree with Debian's flags"
+    rm -rf "$src"
+    cp -a /usr/share/nginx/src "$src"
+
+    (
+        cd "$src"
+        # shellcheck disable=SC1091
+        . ./conf_flags
+        ./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$repo"
+    ) >"$build/configure.log" 2>&1 || { tail -30 "$build/configure.log"; exit 1; }
+}
+
+cmd_build() {
+    install_packages
+    mkdir -p "$build"
+
+    local stamp="$build/nginx/objs/Makefile"
+
+    # reconfigure when config or the .proto files change
+    if [ ! -f "$stamp" ] || [ "$repo/config" -nt "$stamp" ] \
+        || [ -n "$(find "$repo/ngx_otel_module/proto" -newer "$stamp" \
+                   -name '*.proto' 2>/dev/null)" ]
+    then
+        configure_nginx
+    fi
+
+    log "building the module"
+    make -C "$build/nginx" -f objs/Makefile -j"$(nproc)" modules >"$build/make.log" 2>&1 \
+        || { grep -E 'error|warning' "$build/make.log" | head -40;
+             tail -20 "$build/make.log"; exit 1; }
+
+    cp "$build/nginx/objs/ngx_http_otel_module.so" "$build/ngx_otel_module.so"
+    log "built $build/ngx_otel_module.so"
+}
+
+test_env() {
+    export TEST_NGINX_BINARY="${TEST_NGINX_BINARY:-/usr/sbin/nginx}"
+    export TEST_NGINX_GLOBALS="load_module $build/ngx_otel_module.so;"
+    export NGX_OTEL_NGINX_OBJS="$build/nginx"
+    export NGX_OTEL_REPO="$repo"
+}
+
+cmd_test() {
+    cmd_build
+    install_npm
+    test_env
+
+    log "running the test suite"
+    cd "$repo"
+    prove -r -j2 t/
+}
+
+cmd_demo() {
+    cmd_build
+    test_env
+    exec perl "$repo/demo/demo.pl"
+}
+
+case "${1:-}" in
+    build) cmd_build ;;
+    test)  cmd_test ;;
+    demo)  cmd_demo ;;
+    *)
+        echo "usage: $0 build | test | demo" >&2
+        exit 2
+        ;;
+esac

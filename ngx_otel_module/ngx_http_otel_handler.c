@@ -1,0 +1,1242 @@
+
+/*
+ * Copyright (C) ngx_otel_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_otel_module.h"
+#include "ngx_otel_shm.h"
+
+
+/* the request headers propagation reads and writes */
+enum {
+    NGX_HTTP_OTEL_H_TRACEPARENT = 0,
+    NGX_HTTP_OTEL_H_TRACESTATE,
+    NGX_HTTP_OTEL_H_B3,
+    NGX_HTTP_OTEL_H_B3_TRACEID,
+    NGX_HTTP_OTEL_H_B3_SPANID,
+    NGX_HTTP_OTEL_H_B3_SAMPLED,
+    NGX_HTTP_OTEL_H_B3_FLAGS,
+    NGX_HTTP_OTEL_H_B3_PARENTSPANID,
+    NGX_HTTP_OTEL_H_MAX
+};
+
+#define NGX_HTTP_OTEL_TRACESTATE_LINES  16
+
+
+typedef struct {
+    ngx_table_elt_t            *first[NGX_HTTP_OTEL_H_MAX];
+    ngx_uint_t                  count[NGX_HTTP_OTEL_H_MAX];
+    ngx_str_t                   tracestate[NGX_HTTP_OTEL_TRACESTATE_LINES];
+    ngx_uint_t                  ntracestate;
+} ngx_http_otel_headers_t;
+
+
+static ngx_int_t ngx_http_otel_start_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otel_rewrite_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otel_log_handler(ngx_http_request_t *r);
+static ngx_http_otel_ctx_t *ngx_http_otel_find_ctx(ngx_http_request_t *r);
+static ngx_http_otel_ctx_t *ngx_http_otel_create_ctx(ngx_http_request_t *r);
+static void ngx_http_otel_init_ctx(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx);
+static void ngx_http_otel_cleanup(void *data);
+static void ngx_http_otel_scan_headers(ngx_http_request_t *r,
+    ngx_http_otel_headers_t *hs);
+static void ngx_http_otel_extract(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf,
+    ngx_http_otel_headers_t *hs);
+static ngx_uint_t ngx_http_otel_sample(ngx_http_otel_ctx_t *ctx,
+    ngx_http_otel_loc_conf_t *olcf);
+static ngx_int_t ngx_http_otel_inject(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf);
+static ngx_uint_t ngx_http_otel_prop_listed(ngx_http_otel_loc_conf_t *olcf,
+    ngx_uint_t prop);
+static ngx_int_t ngx_http_otel_set_header(ngx_http_request_t *r,
+    ngx_http_otel_headers_t *hs, ngx_uint_t id, u_char *value, size_t len);
+static ngx_int_t ngx_http_otel_remove_headers(ngx_http_request_t *r,
+    ngx_http_otel_headers_t *hs, ngx_uint_t *remove);
+static void ngx_http_otel_end_span(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx, ngx_otel_exporter_conf_t *ecf);
+static ngx_uint_t ngx_http_otel_span_attrs(ngx_http_request_t *r,
+    ngx_otel_attr_t *attrs, ngx_uint_t status);
+static void ngx_http_otel_span_name(ngx_http_request_t *r,
+    ngx_http_otel_loc_conf_t *olcf, ngx_str_t *name);
+static uint64_t ngx_http_otel_now(void);
+
+
+static ngx_str_t  ngx_http_otel_header_names[] = {
+    ngx_string("traceparent"),
+    ngx_string("tracestate"),
+    ngx_string("b3"),
+    ngx_string("X-B3-TraceId"),
+    ngx_string("X-B3-SpanId"),
+    ngx_string("X-B3-Sampled"),
+    ngx_string("X-B3-Flags"),
+    ngx_string("X-B3-ParentSpanId")
+};
+
+
+/* methods of the HTTP semantic conventions; others become "_OTHER" */
+static ngx_str_t  ngx_http_otel_methods[] = {
+    ngx_string("GET"),
+    ngx_string("HEAD"),
+    ngx_string("POST"),
+    ngx_string("PUT"),
+    ngx_string("DELETE"),
+    ngx_string("CONNECT"),
+    ngx_string("OPTIONS"),
+    ngx_string("TRACE"),
+    ngx_string("PATCH"),
+    ngx_null_string
+};
+
+
+ngx_int_t
+ngx_http_otel_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_otel_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otel_module);
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* the variables work without phase handlers, from a lazy context */
+
+    if (!omcf->enabled) {
+        return NGX_OK;
+    }
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_otel_start_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_otel_rewrite_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_otel_log_handler;
+
+    return NGX_OK;
+}
+
+
+/* the span starts when the request enters the phases */
+
+static ngx_int_t
+ngx_http_otel_start_handler(ngx_http_request_t *r)
+{
+    if (r != r->main || r->internal) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_otel_find_ctx(r) == NULL
+        && ngx_http_otel_create_ctx(r) == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the location is known: decide, then inject what the upstream gets */
+
+static ngx_int_t
+ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
+{
+    ngx_http_otel_ctx_t       *ctx;
+    ngx_http_otel_loc_conf_t  *olcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_otel_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->decided) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_otel_decide(r, ctx);
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    if ((olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_INJECT)
+        && ngx_http_otel_inject(r, ctx, olcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_otel_log_handler(ngx_http_request_t *r)
+{
+    ngx_http_otel_ctx_t        *ctx;
+    ngx_http_otel_main_conf_t  *omcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    /* requests rejected before the phases (400, 414) get here too */
+
+    ctx = ngx_http_otel_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (!ctx->decided) {
+        ngx_http_otel_decide(r, ctx);
+    }
+
+    if (ctx->ended || !ctx->traced
+        || !(ctx->flags & NGX_OTEL_FLAG_SAMPLED))
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx->ended = 1;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otel_module);
+
+    if (omcf->exporter == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_otel_end_span(r, ctx, omcf->exporter);
+
+    return NGX_DECLINED;
+}
+
+
+ngx_http_otel_ctx_t *
+ngx_http_otel_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_otel_ctx_t  *ctx;
+
+    r = r->main;
+
+    ctx = ngx_http_otel_find_ctx(r);
+
+    if (ctx == NULL) {
+        ctx = ngx_http_otel_create_ctx(r);
+        if (ctx == NULL) {
+            return NULL;
+        }
+    }
+
+    if (!ctx->initialized) {
+        ngx_http_otel_init_ctx(r, ctx);
+    }
+
+    return ctx;
+}
+
+
+/*
+ * An internal redirect zeroes r->ctx; the context lives on as the payload
+ * of its pool cleanup, where it is found again.
+ */
+
+static ngx_http_otel_ctx_t *
+ngx_http_otel_find_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_otel_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otel_module);
+
+    if (ctx != NULL || !(r->internal || r->filter_finalize)) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_otel_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_otel_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_otel_ctx_t *
+ngx_http_otel_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_otel_ctx_t  *ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_otel_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_otel_ctx_t));
+
+    cln->handler = ngx_http_otel_cleanup;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_otel_module);
+
+    ctx->start = ngx_http_otel_now();
+
+    return ctx;
+}
+
+
+/*
+ * The identifiers, from the incoming headers or new, once the location
+ * (and so its otel_trace_context) is known, or when a variable needs them.
+ */
+
+static void
+ngx_http_otel_init_ctx(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
+{
+    ngx_http_otel_headers_t    hs;
+    ngx_http_otel_loc_conf_t  *olcf;
+
+    ctx->initialized = 1;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    /* HTTP/0.9 requests have no header list at all */
+
+    if ((olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_EXTRACT)
+        && r->headers_in.headers.pool != NULL)
+    {
+        ngx_http_otel_scan_headers(r, &hs);
+        ngx_http_otel_extract(r, ctx, olcf, &hs);
+    }
+
+    if (!ctx->has_parent) {
+        ngx_otel_trace_id_generate(ctx->trace_id);
+        ctx->flags = NGX_OTEL_FLAG_RANDOM;
+    }
+
+    ngx_otel_span_id_generate(ctx->span_id);
+}
+
+
+static void
+ngx_http_otel_cleanup(void *data)
+{
+    /* only a marker: the context is in the pool, which goes on its own */
+}
+
+
+static void
+ngx_http_otel_scan_headers(ngx_http_request_t *r, ngx_http_otel_headers_t *hs)
+{
+    ngx_uint_t        i, id;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_memzero(hs, sizeof(ngx_http_otel_headers_t));
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        /* cheap rejection first: all our names start with "t", "b" or "x" */
+
+        switch (h[i].lowcase_key[0]) {
+        case 't':
+        case 'b':
+        case 'x':
+            break;
+        default:
+            continue;
+        }
+
+        for (id = 0; id < NGX_HTTP_OTEL_H_MAX; id++) {
+            if (h[i].key.len == ngx_http_otel_header_names[id].len
+                && ngx_strncasecmp(h[i].lowcase_key,
+                                   ngx_http_otel_header_names[id].data,
+                                   h[i].key.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (id == NGX_HTTP_OTEL_H_MAX) {
+            continue;
+        }
+
+        if (hs->count[id]++ == 0) {
+            hs->first[id] = &h[i];
+        }
+
+        if (id == NGX_HTTP_OTEL_H_TRACESTATE
+            && hs->ntracestate < NGX_HTTP_OTEL_TRACESTATE_LINES)
+        {
+            hs->tracestate[hs->ntracestate++] = h[i].value;
+        }
+    }
+}
+
+
+static void
+ngx_http_otel_extract(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
+    ngx_http_otel_loc_conf_t *olcf, ngx_http_otel_headers_t *hs)
+{
+    size_t               len;
+    u_char              *buf;
+    ngx_int_t            rc;
+    ngx_str_t           *sampled, *flags;
+    ngx_uint_t           i;
+    ngx_otel_context_t   parent;
+
+    for (i = 0; i < olcf->npropagators; i++) {
+
+        rc = NGX_DECLINED;
+
+        switch (olcf->propagators[i]) {
+
+        case NGX_HTTP_OTEL_PROP_TRACECONTEXT:
+
+            /* two traceparent lines are no valid traceparent */
+
+            if (hs->count[NGX_HTTP_OTEL_H_TRACEPARENT] == 1) {
+                rc = ngx_otel_traceparent_parse(
+                         hs->first[NGX_HTTP_OTEL_H_TRACEPARENT]->value.data,
+                         hs->first[NGX_HTTP_OTEL_H_TRACEPARENT]->value.len,
+                         &parent);
+            }
+
+            break;
+
+        case NGX_HTTP_OTEL_PROP_B3:
+
+            if (hs->count[NGX_HTTP_OTEL_H_B3] == 1) {
+                rc = ngx_otel_b3_parse(hs->first[NGX_HTTP_OTEL_H_B3]->value.data,
+                                       hs->first[NGX_HTTP_OTEL_H_B3]->value.len,
+                                       &parent);
+            }
+
+            break;
+
+        default: /* NGX_HTTP_OTEL_PROP_B3MULTI */
+
+            /* the single header wins when both forms of B3 are present */
+
+            if (hs->count[NGX_HTTP_OTEL_H_B3]
+                && ngx_otel_b3_parse(hs->first[NGX_HTTP_OTEL_H_B3]->value.data,
+                                     hs->first[NGX_HTTP_OTEL_H_B3]->value.len,
+                                     &parent)
+                   == NGX_OK)
+            {
+                rc = NGX_OK;
+                break;
+            }
+
+            if (hs->first[NGX_HTTP_OTEL_H_B3_TRACEID] == NULL
+                || hs->first[NGX_HTTP_OTEL_H_B3_SPANID] == NULL)
+            {
+                break;
+            }
+
+            sampled = hs->first[NGX_HTTP_OTEL_H_B3_SAMPLED]
+                      ? &hs->first[NGX_HTTP_OTEL_H_B3_SAMPLED]->value : NULL;
+            flags = hs->first[NGX_HTTP_OTEL_H_B3_FLAGS]
+                    ? &hs->first[NGX_HTTP_OTEL_H_B3_FLAGS]->value : NULL;
+
+            rc = ngx_otel_b3multi_parse(
+                     &hs->first[NGX_HTTP_OTEL_H_B3_TRACEID]->value,
+                     &hs->first[NGX_HTTP_OTEL_H_B3_SPANID]->value,
+                     sampled, flags, &parent);
+            break;
+        }
+
+        if (rc == NGX_OK) {
+            break;
+        }
+    }
+
+    if (i == olcf->npropagators) {
+        return;
+    }
+
+    ctx->has_parent = 1;
+    ctx->parent_sampled = (parent.flags & NGX_OTEL_FLAG_SAMPLED) ? 1 : 0;
+    ctx->debug = parent.debug;
+    ctx->flags = parent.flags & NGX_OTEL_FLAG_RANDOM;
+
+    ngx_memcpy(ctx->trace_id, parent.trace_id, NGX_OTEL_TRACE_ID_LEN);
+    ngx_memcpy(ctx->parent_id, parent.span_id, NGX_OTEL_SPAN_ID_LEN);
+
+    if (olcf->propagators[i] != NGX_HTTP_OTEL_PROP_TRACECONTEXT
+        || hs->ntracestate == 0)
+    {
+        return;
+    }
+
+    buf = ngx_pnalloc(r->pool, NGX_OTEL_TRACESTATE_MAX_LEN);
+    if (buf == NULL) {
+        return;
+    }
+
+    len = ngx_otel_tracestate_combine(hs->tracestate, hs->ntracestate, buf);
+
+    ctx->tracestate.data = buf;
+    ctx->tracestate.len = len;
+}
+
+
+/*
+ * The sampling decision, once per request.  "decided" is set first: the
+ * "otel_trace" variable may itself read $otel_trace_id (split_clients).
+ */
+
+void
+ngx_http_otel_decide(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
+{
+    ngx_str_t                  value;
+    ngx_http_otel_loc_conf_t  *olcf;
+
+    ctx->decided = 1;
+
+    olcf = ngx_http_get_module_loc_conf(r->main, ngx_http_otel_module);
+
+    switch (olcf->trace) {
+
+    case NGX_HTTP_OTEL_TRACE_ON:
+        ctx->traced = 1;
+        break;
+
+    case NGX_HTTP_OTEL_TRACE_VARIABLE:
+
+        if (ngx_http_complex_value(r->main, olcf->trace_value, &value)
+            != NGX_OK)
+        {
+            break;
+        }
+
+        ctx->traced = (value.len == 2 && ngx_strncmp(value.data, "on", 2) == 0)
+                      || (value.len == 1 && value.data[0] == '1');
+        break;
+
+    default: /* NGX_HTTP_OTEL_TRACE_OFF */
+        break;
+    }
+
+    if (ctx->traced && ngx_http_otel_sample(ctx, olcf)) {
+        ctx->flags |= NGX_OTEL_FLAG_SAMPLED;
+
+    } else {
+        ctx->flags &= ~NGX_OTEL_FLAG_SAMPLED;
+        ctx->debug = 0;
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_otel_sample(ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf)
+{
+    if (ctx->debug) {
+        return 1;
+    }
+
+    switch (olcf->sampler) {
+
+    case NGX_HTTP_OTEL_SAMPLER_ALWAYS_OFF:
+        return 0;
+
+    case NGX_HTTP_OTEL_SAMPLER_RATIO:
+        return ngx_otel_ratio_sampled(ctx->trace_id, olcf->sampler_bound);
+
+    case NGX_HTTP_OTEL_SAMPLER_PARENT_ALWAYS_ON:
+        return ctx->has_parent ? ctx->parent_sampled : 1;
+
+    case NGX_HTTP_OTEL_SAMPLER_PARENT_ALWAYS_OFF:
+        return ctx->has_parent ? ctx->parent_sampled : 0;
+
+    case NGX_HTTP_OTEL_SAMPLER_PARENT_RATIO:
+        if (ctx->has_parent) {
+            return ctx->parent_sampled;
+        }
+
+        return ngx_otel_ratio_sampled(ctx->trace_id, olcf->sampler_bound);
+
+    default: /* NGX_HTTP_OTEL_SAMPLER_ALWAYS_ON */
+        return 1;
+    }
+}
+
+
+/*
+ * The upstream request is built from r->headers_in by every upstream
+ * module, and subrequests copy it: so the context goes there, replacing
+ * what the client sent in the same formats.
+ */
+
+static ngx_int_t
+ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
+    ngx_http_otel_loc_conf_t *olcf)
+{
+    u_char                   *p;
+    ngx_uint_t                i, sampled;
+    ngx_uint_t                remove[NGX_HTTP_OTEL_H_MAX];
+    ngx_http_otel_headers_t   hs;
+
+    if (r->headers_in.headers.pool == NULL) {
+        if (ngx_list_init(&r->headers_in.headers, r->pool, 4,
+                          sizeof(ngx_table_elt_t))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_otel_scan_headers(r, &hs);
+
+    ngx_memzero(remove, sizeof(remove));
+
+    for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+        remove[i] = hs.count[i] > 1;
+    }
+
+    for (i = 0; i < olcf->npropagators; i++) {
+        if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_TRACECONTEXT) {
+            remove[NGX_HTTP_OTEL_H_TRACESTATE] |= (ctx->tracestate.len == 0
+                                  && hs.count[NGX_HTTP_OTEL_H_TRACESTATE]);
+
+        } else if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_B3MULTI) {
+            remove[NGX_HTTP_OTEL_H_B3_PARENTSPANID] =
+                                hs.count[NGX_HTTP_OTEL_H_B3_PARENTSPANID] != 0;
+            remove[NGX_HTTP_OTEL_H_B3_SAMPLED] |= ctx->debug
+                                && hs.count[NGX_HTTP_OTEL_H_B3_SAMPLED];
+            remove[NGX_HTTP_OTEL_H_B3_FLAGS] |= !ctx->debug
+                                && hs.count[NGX_HTTP_OTEL_H_B3_FLAGS];
+        }
+    }
+
+    /* only headers of the formats we inject are touched */
+
+    for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+        if (!remove[i]) {
+            continue;
+        }
+
+        if (i <= NGX_HTTP_OTEL_H_TRACESTATE) {
+            remove[i] = ngx_http_otel_prop_listed(olcf,
+                                            NGX_HTTP_OTEL_PROP_TRACECONTEXT);
+
+        } else if (i == NGX_HTTP_OTEL_H_B3) {
+            remove[i] = ngx_http_otel_prop_listed(olcf,
+                                                  NGX_HTTP_OTEL_PROP_B3);
+
+        } else {
+            remove[i] = ngx_http_otel_prop_listed(olcf,
+                                                  NGX_HTTP_OTEL_PROP_B3MULTI);
+        }
+    }
+
+    if (ngx_http_otel_remove_headers(r, &hs, remove) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    sampled = (ctx->flags & NGX_OTEL_FLAG_SAMPLED) ? 1 : 0;
+
+    for (i = 0; i < olcf->npropagators; i++) {
+
+        switch (olcf->propagators[i]) {
+
+        case NGX_HTTP_OTEL_PROP_TRACECONTEXT:
+
+            p = ngx_pnalloc(r->pool, NGX_OTEL_TRACEPARENT_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_otel_traceparent_format(p, ctx->trace_id, ctx->span_id,
+                                        ctx->flags);
+
+            if (ngx_http_otel_set_header(r, &hs, NGX_HTTP_OTEL_H_TRACEPARENT,
+                                         p, NGX_OTEL_TRACEPARENT_LEN)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            if (ctx->tracestate.len
+                && ngx_http_otel_set_header(r, &hs,
+                                            NGX_HTTP_OTEL_H_TRACESTATE,
+                                            ctx->tracestate.data,
+                                            ctx->tracestate.len)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            break;
+
+        case NGX_HTTP_OTEL_PROP_B3:
+
+            p = ngx_pnalloc(r->pool, NGX_OTEL_B3_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_otel_b3_format(p, ctx->trace_id, ctx->span_id, sampled,
+                               ctx->debug);
+
+            if (ngx_http_otel_set_header(r, &hs, NGX_HTTP_OTEL_H_B3,
+                                         p, NGX_OTEL_B3_LEN)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            break;
+
+        default: /* NGX_HTTP_OTEL_PROP_B3MULTI */
+
+            p = ngx_pnalloc(r->pool, 2 * NGX_OTEL_TRACE_ID_LEN
+                                     + 2 * NGX_OTEL_SPAN_ID_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_hex_dump(p, ctx->trace_id, NGX_OTEL_TRACE_ID_LEN);
+            ngx_hex_dump(p + 2 * NGX_OTEL_TRACE_ID_LEN, ctx->span_id,
+                         NGX_OTEL_SPAN_ID_LEN);
+
+            if (ngx_http_otel_set_header(r, &hs, NGX_HTTP_OTEL_H_B3_TRACEID,
+                                         p, 2 * NGX_OTEL_TRACE_ID_LEN)
+                != NGX_OK
+                || ngx_http_otel_set_header(r, &hs,
+                                            NGX_HTTP_OTEL_H_B3_SPANID,
+                                            p + 2 * NGX_OTEL_TRACE_ID_LEN,
+                                            2 * NGX_OTEL_SPAN_ID_LEN)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            if (ctx->debug) {
+                if (ngx_http_otel_set_header(r, &hs,
+                                             NGX_HTTP_OTEL_H_B3_FLAGS,
+                                             (u_char *) "1", 1)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+            } else if (ngx_http_otel_set_header(r, &hs,
+                                                NGX_HTTP_OTEL_H_B3_SAMPLED,
+                                                (u_char *) (sampled ? "1"
+                                                                    : "0"),
+                                                1)
+                       != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            break;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_otel_prop_listed(ngx_http_otel_loc_conf_t *olcf, ngx_uint_t prop)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < olcf->npropagators; i++) {
+        if (olcf->propagators[i] == prop) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_otel_set_header(ngx_http_request_t *r, ngx_http_otel_headers_t *hs,
+    ngx_uint_t id, u_char *value, size_t len)
+{
+    ngx_str_t        *name;
+    ngx_table_elt_t  *h;
+
+    h = hs->first[id];
+
+    if (h == NULL) {
+        h = ngx_list_push(&r->headers_in.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        name = &ngx_http_otel_header_names[id];
+
+        h->key = *name;
+        h->lowcase_key = ngx_pnalloc(r->pool, name->len);
+        if (h->lowcase_key == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = ngx_hash_strlow(h->lowcase_key, name->data, name->len);
+
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+
+        hs->first[id] = h;
+        hs->count[id] = 1;
+    }
+
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * ngx_list_t cannot drop an element, and a blank one would still be sent
+ * upstream: so, rarely (duplicates, or headers the format forbids), the
+ * list is rebuilt without them.  Pointers nginx keeps to known headers
+ * (Host, User-Agent, ...) still point to valid elements of the old list.
+ */
+
+static ngx_int_t
+ngx_http_otel_remove_headers(ngx_http_request_t *r,
+    ngx_http_otel_headers_t *hs, ngx_uint_t *remove)
+{
+    ngx_uint_t        i, id, any;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    any = 0;
+
+    for (id = 0; id < NGX_HTTP_OTEL_H_MAX; id++) {
+        any |= remove[id];
+    }
+
+    if (!any) {
+        return NGX_OK;
+    }
+
+    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        for (id = 0; id < NGX_HTTP_OTEL_H_MAX; id++) {
+            if (remove[id]
+                && h[i].key.len == ngx_http_otel_header_names[id].len
+                && ngx_strncasecmp(h[i].key.data,
+                                   ngx_http_otel_header_names[id].data,
+                                   h[i].key.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (id < NGX_HTTP_OTEL_H_MAX) {
+            continue;
+        }
+
+        nh = ngx_list_push(&headers);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    r->headers_in.headers = headers;
+
+    for (id = 0; id < NGX_HTTP_OTEL_H_MAX; id++) {
+        if (remove[id]) {
+            hs->first[id] = NULL;
+            hs->count[id] = 0;
+
+        } else if (hs->first[id]) {
+            /* the rebuilt list holds a copy: find it again when needed */
+            hs->first[id] = NULL;
+            hs->count[id] = 0;
+        }
+    }
+
+    ngx_http_otel_scan_headers(r, hs);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
+    ngx_otel_exporter_conf_t *ecf)
+{
+    time_t                     now;
+    ngx_uint_t                 status;
+    ngx_otel_span_t            span;
+    ngx_otel_attr_t            attrs[NGX_OTEL_SPAN_MAX_ATTRS];
+    ngx_http_otel_loc_conf_t  *olcf;
+
+    static time_t              dropped_logged;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    status = r->headers_out.status;
+
+    if (status == NGX_HTTP_CLOSE) {
+        status = 0;
+    }
+
+    ngx_memcpy(span.trace_id, ctx->trace_id, NGX_OTEL_TRACE_ID_LEN);
+    ngx_memcpy(span.span_id, ctx->span_id, NGX_OTEL_SPAN_ID_LEN);
+    ngx_memcpy(span.parent_id, ctx->parent_id, NGX_OTEL_SPAN_ID_LEN);
+
+    span.flags = ctx->flags;
+    span.kind = NGX_OTEL_SPAN_KIND_SERVER;
+    span.status = (status == 0 || status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+                  ? NGX_OTEL_STATUS_ERROR : NGX_OTEL_STATUS_UNSET;
+    span.start = ctx->start;
+    span.end = ngx_http_otel_now();
+    span.tracestate = ctx->tracestate;
+
+    ngx_http_otel_span_name(r, olcf, &span.name);
+
+    span.attrs = attrs;
+    span.nattrs = ngx_http_otel_span_attrs(r, attrs, status);
+
+    if (ngx_otel_shm_push(ecf->shm_zone->data, &span) == NGX_OK) {
+        ngx_otel_exporter_notify(ecf);
+        return;
+    }
+
+    now = ngx_time();
+
+    if (dropped_logged != now) {
+        dropped_logged = now;
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "otel zone is full, span dropped; "
+                      "increase \"zone_size\" or lower the sampling ratio");
+    }
+}
+
+
+static void
+ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
+    ngx_str_t *name)
+{
+    u_char                    *p;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (olcf->span_name
+        && ngx_http_complex_value(r, olcf->span_name, name) == NGX_OK
+        && name->len)
+    {
+        return;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->name.len == 0 || r->method_name.len == 0) {
+        *name = r->method_name.len ? r->method_name : clcf->name;
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, r->method_name.len + 1 + clcf->name.len);
+    if (p == NULL) {
+        *name = r->method_name;
+        return;
+    }
+
+    name->data = p;
+    p = ngx_cpymem(p, r->method_name.data, r->method_name.len);
+    *p++ = ' ';
+    p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
+    name->len = p - name->data;
+}
+
+
+#define ngx_http_otel_attr_str(a, i, s)                                     \
+    (a)->id = i; (a)->type = NGX_OTEL_ATTR_STRING; (a)->str = s; (a)++
+
+#define ngx_http_otel_attr_int(a, i, n)                                     \
+    (a)->id = i; (a)->type = NGX_OTEL_ATTR_INT; (a)->num = n; (a)++
+
+
+static ngx_uint_t
+ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
+    ngx_uint_t status)
+{
+    u_char                     *p, *q, *last;
+    off_t                       body;
+    ngx_str_t                   s, method;
+    ngx_int_t                   port;
+    ngx_uint_t                  i;
+    ngx_otel_attr_t            *a, *end;
+    ngx_connection_t           *c;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_otel_loc_conf_t   *olcf;
+    ngx_http_otel_span_attr_t  *sa;
+
+    a = attrs;
+    c = r->connection;
+
+    method = r->method_name;
+
+    if (method.len) {
+        for (i = 0; ngx_http_otel_methods[i].len; i++) {
+            if (method.len == ngx_http_otel_methods[i].len
+                && ngx_strncmp(method.data, ngx_http_otel_methods[i].data,
+                               method.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (ngx_http_otel_methods[i].len) {
+            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
+                                   method);
+
+        } else {
+            ngx_str_set(&s, "_OTHER");
+            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, s);
+            ngx_http_otel_attr_str(a,
+                                   NGX_OTEL_ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+                                   method);
+        }
+    }
+
+    /* the target as the client sent it, before any rewrite */
+
+    if (r->unparsed_uri.len) {
+        p = r->unparsed_uri.data;
+        last = p + r->unparsed_uri.len;
+        q = ngx_strlchr(p, last, '?');
+
+        s.data = p;
+        s.len = (q ? q : last) - p;
+        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_URL_PATH, s);
+
+        if (q && q + 1 < last) {
+            s.data = q + 1;
+            s.len = last - q - 1;
+            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_URL_QUERY, s);
+        }
+    }
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        ngx_str_set(&s, "https");
+
+    } else
+#endif
+    {
+        ngx_str_set(&s, "http");
+    }
+
+    ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_URL_SCHEME, s);
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->name.len) {
+        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_HTTP_ROUTE, clcf->name);
+    }
+
+    if (status) {
+        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE,
+                               (int64_t) status);
+    }
+
+    /* server.address and server.port: the Host header, else the socket */
+
+    port = 0;
+
+    if (r->headers_in.server.len) {
+        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_SERVER_ADDRESS,
+                               r->headers_in.server);
+
+        if (r->headers_in.host) {
+            p = r->headers_in.host->value.data;
+            last = p + r->headers_in.host->value.len;
+
+            if (p < last && *p == '[') {
+                p = ngx_strlchr(p, last, ']');
+            }
+
+            q = p ? ngx_strlchr(p, last, ':') : NULL;
+
+            if (q && q + 1 < last) {
+                port = ngx_atoi(q + 1, last - q - 1);
+            }
+        }
+    }
+
+    if (port <= 0 || port > 65535) {
+        if (c->local_sockaddr) {
+            port = ngx_inet_get_port(c->local_sockaddr);
+
+        } else if (c->listening) {
+            port = ngx_inet_get_port(c->listening->sockaddr);
+        }
+    }
+
+    if (port > 0) {
+        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_SERVER_PORT, (int64_t) port);
+    }
+
+    if (c->addr_text.len) {
+        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_CLIENT_ADDRESS, c->addr_text);
+        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_NETWORK_PEER_ADDRESS,
+                               c->addr_text);
+    }
+
+    port = c->sockaddr ? ngx_inet_get_port(c->sockaddr) : 0;
+
+    if (port > 0) {
+        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_NETWORK_PEER_PORT,
+                               (int64_t) port);
+    }
+
+    switch (r->http_version) {
+    case NGX_HTTP_VERSION_9:
+        ngx_str_set(&s, "0.9");
+        break;
+    case NGX_HTTP_VERSION_10:
+        ngx_str_set(&s, "1.0");
+        break;
+    case NGX_HTTP_VERSION_11:
+        ngx_str_set(&s, "1.1");
+        break;
+    case NGX_HTTP_VERSION_20:
+        ngx_str_set(&s, "2");
+        break;
+#ifdef NGX_HTTP_VERSION_30
+    case NGX_HTTP_VERSION_30:
+        ngx_str_set(&s, "3");
+        break;
+#endif
+    default:
+        s.len = 0;
+        break;
+    }
+
+    if (s.len) {
+        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION, s);
+    }
+
+    if (r->headers_in.user_agent && r->headers_in.user_agent->value.len) {
+        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_USER_AGENT_ORIGINAL,
+                               r->headers_in.user_agent->value);
+    }
+
+    if (r->headers_in.content_length_n > 0) {
+        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_HTTP_REQUEST_BODY_SIZE,
+                               (int64_t) r->headers_in.content_length_n);
+    }
+
+    body = c->sent - r->header_size;
+
+    if (status && body >= 0) {
+        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_HTTP_RESPONSE_BODY_SIZE,
+                               (int64_t) body);
+    }
+
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR && status <= 999) {
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+
+        if (p != NULL) {
+            s.data = p;
+            s.len = ngx_sprintf(p, "%ui", status) - p;
+            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_ERROR_TYPE, s);
+        }
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    if (olcf->span_attrs == NULL) {
+        return a - attrs;
+    }
+
+    sa = olcf->span_attrs->elts;
+    end = attrs + NGX_OTEL_SPAN_MAX_ATTRS;
+
+    for (i = 0; i < olcf->span_attrs->nelts && a < end; i++) {
+        if (ngx_http_complex_value(r, &sa[i].value, &s) != NGX_OK
+            || s.len == 0)
+        {
+            continue;
+        }
+
+        a->key = sa[i].name;
+        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_CUSTOM, s);
+    }
+
+    return a - attrs;
+}
+
+
+static uint64_t
+ngx_http_otel_now(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

@@ -1,0 +1,1592 @@
+
+/*
+ * Copyright (C) ngx_otel_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_otel_module.h"
+#include "ngx_otel_shm.h"
+
+
+#define NGX_HTTP_OTEL_DEFAULT_SERVICE_NAME  "unknown_service:nginx"
+#define NGX_HTTP_OTEL_ZONE_NAME             "ngx_otel_module"
+
+
+static void *ngx_http_otel_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_otel_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_otel_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_otel_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+static char *ngx_http_otel_exporter(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otel_exporter_block(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static char *ngx_http_otel_exporter_endpoint(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_otel_exporter_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_otel_exporter_trusted_certificate(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_otel_exporter_finish(ngx_conf_t *cf,
+    ngx_otel_exporter_conf_t *ecf);
+static char *ngx_http_otel_exporter_url(ngx_conf_t *cf,
+    ngx_otel_exporter_conf_t *ecf);
+static char *ngx_http_otel_resource_attr(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otel_trace(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otel_trace_context(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otel_propagators(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otel_sampler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otel_conf_enum(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_conf_enum_t *e, ngx_uint_t *out);
+
+static ngx_int_t ngx_http_otel_resource(ngx_conf_t *cf,
+    ngx_http_otel_main_conf_t *omcf);
+static ngx_int_t ngx_http_otel_env_headers(ngx_conf_t *cf,
+    ngx_otel_exporter_conf_t *ecf);
+static ngx_int_t ngx_http_otel_env_list(ngx_conf_t *cf, const char *name,
+    ngx_array_t *list);
+static ngx_int_t ngx_http_otel_keyval_find(ngx_array_t *list,
+    ngx_str_t *key, ngx_uint_t caseless);
+static ngx_int_t ngx_http_otel_keyval_push(ngx_array_t *list,
+    const char *key, ngx_str_t *value);
+
+static ngx_int_t ngx_http_otel_init_process(ngx_cycle_t *cycle);
+static void ngx_http_otel_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_otel_trace_context_values[] = {
+    { ngx_string("ignore"), NGX_HTTP_OTEL_CONTEXT_IGNORE },
+    { ngx_string("extract"), NGX_HTTP_OTEL_CONTEXT_EXTRACT },
+    { ngx_string("inject"), NGX_HTTP_OTEL_CONTEXT_INJECT },
+    { ngx_string("propagate"), NGX_HTTP_OTEL_CONTEXT_PROPAGATE },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_otel_propagator_values[] = {
+    { ngx_string("tracecontext"), NGX_HTTP_OTEL_PROP_TRACECONTEXT },
+    { ngx_string("b3"), NGX_HTTP_OTEL_PROP_B3 },
+    { ngx_string("b3multi"), NGX_HTTP_OTEL_PROP_B3MULTI },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_otel_sampler_values[] = {
+    { ngx_string("always_on"), NGX_HTTP_OTEL_SAMPLER_ALWAYS_ON },
+    { ngx_string("always_off"), NGX_HTTP_OTEL_SAMPLER_ALWAYS_OFF },
+    { ngx_string("traceidratio"), NGX_HTTP_OTEL_SAMPLER_RATIO },
+    { ngx_string("parentbased_always_on"),
+      NGX_HTTP_OTEL_SAMPLER_PARENT_ALWAYS_ON },
+    { ngx_string("parentbased_always_off"),
+      NGX_HTTP_OTEL_SAMPLER_PARENT_ALWAYS_OFF },
+    { ngx_string("parentbased_traceidratio"),
+      NGX_HTTP_OTEL_SAMPLER_PARENT_RATIO },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_otel_protocol_values[] = {
+    { ngx_string("grpc"), NGX_OTEL_PROTOCOL_GRPC },
+    { ngx_string("http/protobuf"), NGX_OTEL_PROTOCOL_HTTP_PROTOBUF },
+    { ngx_string("http/json"), NGX_OTEL_PROTOCOL_HTTP_JSON },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_otel_compression_values[] = {
+    { ngx_string("none"), NGX_OTEL_COMPRESSION_NONE },
+    { ngx_string("gzip"), NGX_OTEL_COMPRESSION_GZIP },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_otel_batch_size_bounds = {
+    ngx_conf_check_num_bounds, 1, 65536
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_otel_batch_count_bounds = {
+    ngx_conf_check_num_bounds, 1, 1024
+};
+
+
+/*
+ * The sub-directives of "otel_exporter { }".  They are dispatched by
+ * ngx_http_otel_exporter_block() with the exporter conf as "conf", so the
+ * stock slots work on ngx_otel_exporter_conf_t fields; enums go through
+ * ngx_http_otel_conf_enum() for an error that names the value.
+ */
+
+static ngx_command_t  ngx_http_otel_exporter_commands[] = {
+
+    { ngx_string("endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_otel_exporter_endpoint,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("protocol"),
+      NGX_CONF_TAKE1,
+      NULL,
+      0,
+      offsetof(ngx_otel_exporter_conf_t, protocol),
+      ngx_http_otel_protocol_values },
+
+    { ngx_string("interval"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_otel_exporter_conf_t, interval),
+      NULL },
+
+    { ngx_string("batch_size"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_otel_exporter_conf_t, batch_size),
+      &ngx_http_otel_batch_size_bounds },
+
+    { ngx_string("batch_count"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_otel_exporter_conf_t, batch_count),
+      &ngx_http_otel_batch_count_bounds },
+
+    { ngx_string("zone_size"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      offsetof(ngx_otel_exporter_conf_t, zone_size),
+      NULL },
+
+    { ngx_string("timeout"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_otel_exporter_conf_t, timeout),
+      NULL },
+
+    { ngx_string("compression"),
+      NGX_CONF_TAKE1,
+      NULL,
+      0,
+      offsetof(ngx_otel_exporter_conf_t, compression),
+      ngx_http_otel_compression_values },
+
+    { ngx_string("header"),
+      NGX_CONF_TAKE2,
+      ngx_http_otel_exporter_header,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("trusted_certificate"),
+      NGX_CONF_TAKE1,
+      ngx_http_otel_exporter_trusted_certificate,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_command_t  ngx_http_otel_commands[] = {
+
+    { ngx_string("otel_exporter"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_NOARGS,
+      ngx_http_otel_exporter,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otel_service_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_otel_main_conf_t, service_name),
+      NULL },
+
+    { ngx_string("otel_resource_attr"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_otel_resource_attr,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otel_trace"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otel_trace,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otel_trace_context"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otel_trace_context,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otel_propagators"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_otel_propagators,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otel_sampler"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_otel_sampler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otel_span_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otel_loc_conf_t, span_name),
+      NULL },
+
+    { ngx_string("otel_span_attr"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_otel_span_attr,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otel_upstream_span"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otel_loc_conf_t, upstream_span),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_otel_module_ctx = {
+    ngx_http_otel_add_variables,           /* preconfiguration */
+    ngx_http_otel_init,                    /* postconfiguration */
+
+    ngx_http_otel_create_main_conf,        /* create main configuration */
+    ngx_http_otel_init_main_conf,          /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_otel_create_loc_conf,         /* create location configuration */
+    ngx_http_otel_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_otel_module = {
+    NGX_MODULE_V1,
+    &ngx_http_otel_module_ctx,             /* module context */
+    ngx_http_otel_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_otel_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_otel_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_otel_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_otel_main_conf_t  *omcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otel_module);
+    if (omcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_otel_random_init(cycle->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (omcf->exporter == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_otel_exporter_init_process(cycle, omcf->exporter);
+}
+
+
+static void
+ngx_http_otel_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_otel_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otel_module);
+
+    if (omcf != NULL && omcf->exporter != NULL) {
+        ngx_otel_exporter_exit_process(omcf->exporter);
+    }
+}
+
+
+static void *
+ngx_http_otel_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_otel_main_conf_t  *omcf;
+
+    omcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otel_main_conf_t));
+    if (omcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     omcf->exporter = NULL;
+     *     omcf->service_name = { 0, NULL };
+     *     omcf->resource_attrs = NULL;
+     *     omcf->trace_file = { 0, NULL };
+     *     omcf->trace_line = 0;
+     */
+
+    return omcf;
+}
+
+
+static char *
+ngx_http_otel_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_otel_main_conf_t *omcf = conf;
+
+    if (omcf->trace_file.len && omcf->exporter == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"otel_trace\" is enabled in %V:%ui, "
+                      "but no \"otel_exporter\" is configured",
+                      &omcf->trace_file, omcf->trace_line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (omcf->exporter == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_otel_resource(cf, omcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_otel_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_otel_loc_conf_t  *olcf;
+
+    olcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otel_loc_conf_t));
+    if (olcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     olcf->trace_value = NULL;
+     *     olcf->propagators = { 0 };
+     *     olcf->sampler_bound = 0;
+     *     olcf->span_attrs = NULL;
+     */
+
+    olcf->trace = NGX_CONF_UNSET_UINT;
+    olcf->trace_context = NGX_CONF_UNSET_UINT;
+    olcf->npropagators = NGX_CONF_UNSET_UINT;
+    olcf->sampler = NGX_CONF_UNSET_UINT;
+    olcf->span_name = NGX_CONF_UNSET_PTR;
+    olcf->upstream_span = NGX_CONF_UNSET;
+
+    return olcf;
+}
+
+
+static char *
+ngx_http_otel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_otel_loc_conf_t *prev = parent;
+    ngx_http_otel_loc_conf_t *conf = child;
+
+    if (conf->trace == NGX_CONF_UNSET_UINT) {
+        if (prev->trace == NGX_CONF_UNSET_UINT) {
+            conf->trace = NGX_HTTP_OTEL_TRACE_OFF;
+
+        } else {
+            conf->trace = prev->trace;
+            conf->trace_value = prev->trace_value;
+        }
+    }
+
+    ngx_conf_merge_uint_value(conf->trace_context, prev->trace_context,
+                              NGX_HTTP_OTEL_CONTEXT_IGNORE);
+
+    if (conf->npropagators == NGX_CONF_UNSET_UINT) {
+        if (prev->npropagators == NGX_CONF_UNSET_UINT) {
+            conf->npropagators = 1;
+            conf->propagators[0] = NGX_HTTP_OTEL_PROP_TRACECONTEXT;
+
+        } else {
+            conf->npropagators = prev->npropagators;
+            ngx_memcpy(conf->propagators, prev->propagators,
+                       sizeof(conf->propagators));
+        }
+    }
+
+    if (conf->sampler == NGX_CONF_UNSET_UINT) {
+        if (prev->sampler == NGX_CONF_UNSET_UINT) {
+            conf->sampler = NGX_HTTP_OTEL_SAMPLER_ALWAYS_ON;
+
+        } else {
+            conf->sampler = prev->sampler;
+            conf->sampler_bound = prev->sampler_bound;
+        }
+    }
+
+    ngx_conf_merge_ptr_value(conf->span_name, prev->span_name, NULL);
+
+    if (conf->span_attrs == NULL) {
+        conf->span_attrs = prev->span_attrs;
+    }
+
+    ngx_conf_merge_value(conf->upstream_span, prev->upstream_span, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_exporter(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otel_main_conf_t *omcf = conf;
+
+    char                      *rv;
+    ngx_conf_t                 save;
+    ngx_otel_exporter_conf_t  *ecf;
+
+    if (omcf->exporter != NULL) {
+        return "is duplicate";
+    }
+
+    ecf = ngx_pcalloc(cf->pool, sizeof(ngx_otel_exporter_conf_t));
+    if (ecf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     ecf->endpoint = { 0, NULL };
+     *     ecf->file = NULL;
+     *     ecf->url = { 0, NULL };
+     *     ecf->tls = 0;
+     *     ecf->headers = NULL;
+     *     ecf->trusted_certificate = { 0, NULL };
+     *     ecf->resource = NULL;
+     *     ecf->shm_zone = NULL;
+     */
+
+    ecf->protocol = NGX_CONF_UNSET_UINT;
+    ecf->interval = NGX_CONF_UNSET_MSEC;
+    ecf->batch_size = NGX_CONF_UNSET_UINT;
+    ecf->batch_count = NGX_CONF_UNSET_UINT;
+    ecf->zone_size = NGX_CONF_UNSET_SIZE;
+    ecf->timeout = NGX_CONF_UNSET_MSEC;
+    ecf->compression = NGX_CONF_UNSET_UINT;
+
+    save = *cf;
+    cf->handler = ngx_http_otel_exporter_block;
+    cf->handler_conf = (char *) ecf;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_otel_exporter_finish(cf, ecf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    omcf->exporter = ecf;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_exporter_block(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    char           *rv;
+    ngx_uint_t      argc;
+    ngx_str_t      *value;
+    ngx_command_t  *cmd;
+
+    value = cf->args->elts;
+    argc = cf->args->nelts - 1;
+
+    for (cmd = ngx_http_otel_exporter_commands; cmd->name.len; cmd++) {
+
+        if (cmd->name.len != value[0].len
+            || ngx_strcmp(cmd->name.data, value[0].data) != 0)
+        {
+            continue;
+        }
+
+        if (((cmd->type & NGX_CONF_TAKE1) && argc != 1)
+            || ((cmd->type & NGX_CONF_TAKE2) && argc != 2))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid number of arguments in \"%V\" "
+                               "of \"otel_exporter\"", &value[0]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (cmd->set == NULL) {
+            return ngx_http_otel_conf_enum(cf, &value[1], cmd->post,
+                                           (ngx_uint_t *) ((char *) conf
+                                                           + cmd->offset));
+        }
+
+        rv = cmd->set(cf, cmd, conf);
+
+        if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
+            return rv;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" value \"%V\" in \"otel_exporter\": "
+                           "%s", &value[0], &value[argc], rv);
+
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in \"otel_exporter\"",
+                       &value[0]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_otel_exporter_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_otel_exporter_conf_t *ecf = conf;
+
+    ngx_str_t  *value;
+
+    if (ecf->endpoint.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "is empty";
+    }
+
+    ecf->endpoint = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_exporter_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_otel_exporter_conf_t *ecf = conf;
+
+    u_char        *p;
+    ngx_str_t     *value;
+    ngx_keyval_t  *kv;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "is empty";
+    }
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == ':') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid header name \"%V\" in \"header\" "
+                               "of \"otel_exporter\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (p = value[2].data; p < value[2].data + value[2].len; p++) {
+        if (*p == CR || *p == LF || *p == '\0') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value of header \"%V\" in \"header\" "
+                               "of \"otel_exporter\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ecf->headers == NULL) {
+        ecf->headers = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
+        if (ecf->headers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = ngx_array_push(ecf->headers);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+    kv->value = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_exporter_trusted_certificate(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf)
+{
+    ngx_otel_exporter_conf_t *ecf = conf;
+
+    ngx_str_t        *value;
+    ngx_file_info_t   fi;
+
+    if (ecf->trusted_certificate.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    ecf->trusted_certificate = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &ecf->trusted_certificate, 1)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* curl reads it at export time; an unreadable file is a config error */
+
+    if (ngx_file_info(ecf->trusted_certificate.data, &fi) == NGX_FILE_ERROR
+        || !ngx_is_file(&fi)
+        || access((char *) ecf->trusted_certificate.data, R_OK) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read \"trusted_certificate\" file \"%V\" "
+                           "in \"otel_exporter\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_exporter_finish(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
+{
+    char                 *rv;
+    ngx_str_t             name;
+    ngx_otel_zone_ctx_t  *zctx;
+
+    if (ecf->endpoint.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otel_exporter\" requires \"endpoint\"");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_merge_uint_value(ecf->protocol, NGX_CONF_UNSET_UINT,
+                              NGX_OTEL_PROTOCOL_GRPC);
+    ngx_conf_merge_msec_value(ecf->interval, NGX_CONF_UNSET_MSEC, 5000);
+    ngx_conf_merge_uint_value(ecf->batch_size, NGX_CONF_UNSET_UINT, 512);
+    ngx_conf_merge_uint_value(ecf->batch_count, NGX_CONF_UNSET_UINT, 4);
+    ngx_conf_merge_size_value(ecf->zone_size, NGX_CONF_UNSET_SIZE,
+                              4 * 1024 * 1024);
+    ngx_conf_merge_msec_value(ecf->timeout, NGX_CONF_UNSET_MSEC, 10000);
+    ngx_conf_merge_uint_value(ecf->compression, NGX_CONF_UNSET_UINT,
+                              NGX_OTEL_COMPRESSION_NONE);
+
+    if (ecf->interval == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"interval\" value \"0\" in "
+                           "\"otel_exporter\": must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ecf->timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"timeout\" value \"0\" in "
+                           "\"otel_exporter\": must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ecf->zone_size < 8 * ngx_pagesize) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"zone_size\" %uz in \"otel_exporter\" is too "
+                           "small, the minimum is %uz",
+                           ecf->zone_size, 8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ecf->endpoint.len > 5
+        && ngx_strncmp(ecf->endpoint.data, "file:", 5) == 0)
+    {
+        name.len = ecf->endpoint.len - 5;
+        name.data = ecf->endpoint.data + 5;
+
+        if (name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"endpoint\" value \"%V\" in "
+                               "\"otel_exporter\": no file name",
+                               &ecf->endpoint);
+            return NGX_CONF_ERROR;
+        }
+
+        ecf->file = ngx_conf_open_file(cf->cycle, &name);
+        if (ecf->file == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        rv = ngx_http_otel_exporter_url(cf, ecf);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (ngx_http_otel_env_headers(cf, ecf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    zctx = ngx_otel_shm_create(cf);
+    if (zctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&name, NGX_HTTP_OTEL_ZONE_NAME);
+
+    ecf->shm_zone = ngx_shared_memory_add(cf, &name, ecf->zone_size,
+                                          &ngx_http_otel_module);
+    if (ecf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ecf->shm_zone->init = ngx_otel_shm_init_zone;
+    ecf->shm_zone->data = zctx;
+    ecf->shm_zone->noreuse = 0;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "host:port" means http://host:port, as in NGINX's module; the http protocols
+ * get "/v1/traces" when the URL has no path; grpc always posts to the
+ * TraceService/Export method, so a path there is an error.
+ */
+
+static char *
+ngx_http_otel_exporter_url(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
+{
+    u_char     *p, *last;
+    size_t      skip, len;
+    ngx_str_t   path;
+    ngx_url_t   u;
+
+    p = ecf->endpoint.data;
+    last = p + ecf->endpoint.len;
+
+    if (ecf->endpoint.len > 7 && ngx_strncasecmp(p, (u_char *) "http://", 7)
+                                 == 0)
+    {
+        skip = 7;
+        ecf->tls = 0;
+
+    } else if (ecf->endpoint.len > 8
+               && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0)
+    {
+        skip = 8;
+        ecf->tls = 1;
+
+    } else if (ngx_strlchr(p, last, '/') != NULL
+               || ngx_strlchr(p, last, ':') == NULL)
+    {
+        /* another scheme, or a bare host without a port */
+        goto invalid;
+
+    } else {
+        skip = 0;
+        ecf->tls = 0;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.data = p + skip;
+    u.url.len = ecf->endpoint.len - skip;
+    u.default_port = ecf->tls ? 443 : 80;
+    u.uri_part = 1;
+    u.no_resolve = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"endpoint\" value \"%V\" in "
+                               "\"otel_exporter\": %s",
+                               &ecf->endpoint, u.err);
+            return NGX_CONF_ERROR;
+        }
+
+        goto invalid;
+    }
+
+    path = u.uri;
+
+    if (path.len && path.data[0] == '?') {
+        goto invalid;
+    }
+
+    if (ecf->protocol == NGX_OTEL_PROTOCOL_GRPC) {
+        if (path.len > 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"endpoint\" value \"%V\" in "
+                               "\"otel_exporter\": a grpc endpoint "
+                               "cannot have a path", &ecf->endpoint);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_str_set(&path,
+                 "/opentelemetry.proto.collector.trace.v1.TraceService/Export");
+
+    } else if (path.len == 0 || (path.len == 1 && path.data[0] == '/')) {
+        ngx_str_set(&path, "/v1/traces");
+    }
+
+    /* scheme, host (IPv6 keeps its brackets), ":", port, path, '\0' */
+
+    len = sizeof("https://") - 1 + u.host.len + 2 + sizeof(":65535") - 1
+          + path.len + 1;
+
+    ecf->url.data = ngx_pnalloc(cf->pool, len);
+    if (ecf->url.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(ecf->url.data, "%s://", ecf->tls ? "https" : "http");
+
+    if (u.family == AF_INET6 || ngx_strlchr(u.host.data,
+                                            u.host.data + u.host.len, ':'))
+    {
+        p = ngx_sprintf(p, "[%V]", &u.host);
+
+    } else {
+        p = ngx_cpymem(p, u.host.data, u.host.len);
+    }
+
+    p = ngx_sprintf(p, ":%d%V", (int) u.port, &path);
+    *p = '\0';
+
+    ecf->url.len = p - ecf->url.data;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"endpoint\" value \"%V\" in "
+                       "\"otel_exporter\"", &ecf->endpoint);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_otel_resource_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otel_main_conf_t *omcf = conf;
+
+    ngx_str_t     *value;
+    ngx_keyval_t  *kv;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty attribute name in \"%V\" directive",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (omcf->resource_attrs == NULL) {
+        omcf->resource_attrs = ngx_array_create(cf->pool, 4,
+                                                sizeof(ngx_keyval_t));
+        if (omcf->resource_attrs == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = ngx_array_push(omcf->resource_attrs);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+    kv->value = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_trace(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otel_loc_conf_t *olcf = conf;
+
+    ngx_str_t                          *value;
+    ngx_http_otel_main_conf_t          *omcf;
+    ngx_http_compile_complex_value_t    ccv;
+
+    if (olcf->trace != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        olcf->trace = NGX_HTTP_OTEL_TRACE_OFF;
+        return NGX_CONF_OK;
+    }
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otel_module);
+    omcf->enabled = 1;
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        olcf->trace = NGX_HTTP_OTEL_TRACE_ON;
+
+    } else {
+        if (ngx_http_script_variables_count(&value[1]) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\" directive, "
+                               "it must be \"on\", \"off\" or a variable",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        olcf->trace_value = ngx_palloc(cf->pool,
+                                       sizeof(ngx_http_complex_value_t));
+        if (olcf->trace_value == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[1];
+        ccv.complex_value = olcf->trace_value;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        olcf->trace = NGX_HTTP_OTEL_TRACE_VARIABLE;
+    }
+
+    if (omcf->trace_file.len == 0) {
+        omcf->trace_file = cf->conf_file->file.name;
+        omcf->trace_line = cf->conf_file->line;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_trace_context(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otel_loc_conf_t *olcf = conf;
+
+    ngx_str_t                  *value;
+    ngx_http_otel_main_conf_t  *omcf;
+
+    if (olcf->trace_context != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_otel_conf_enum(cf, &value[1],
+                                ngx_http_otel_trace_context_values,
+                                &olcf->trace_context)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (olcf->trace_context != NGX_HTTP_OTEL_CONTEXT_IGNORE) {
+        omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otel_module);
+        omcf->enabled = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_propagators(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otel_loc_conf_t *olcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, j, p;
+
+    if (olcf->npropagators != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts - 1 > NGX_HTTP_OTEL_PROP_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many values in \"%V\" directive",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_http_otel_conf_enum(cf, &value[i],
+                                    ngx_http_otel_propagator_values, &p)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        for (j = 0; j < i - 1; j++) {
+            if (olcf->propagators[j] == p) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate value \"%V\" in \"%V\" "
+                                   "directive", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        olcf->propagators[i - 1] = p;
+    }
+
+    olcf->npropagators = cf->args->nelts - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_sampler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otel_loc_conf_t *olcf = conf;
+
+    u_char      *p;
+    double       ratio;
+    ngx_str_t   *value;
+    ngx_uint_t   sampler, dots;
+
+    if (olcf->sampler != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_otel_conf_enum(cf, &value[1], ngx_http_otel_sampler_values,
+                                &sampler)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (sampler != NGX_HTTP_OTEL_SAMPLER_RATIO
+        && sampler != NGX_HTTP_OTEL_SAMPLER_PARENT_RATIO)
+    {
+        if (cf->args->nelts != 2) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" takes no ratio in \"%V\" directive",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        olcf->sampler = sampler;
+        return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts != 3) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" requires a ratio in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* strtod() alone would take "nan", "inf", "1e-1" and hex */
+
+    dots = 0;
+
+    for (p = value[2].data; p < value[2].data + value[2].len; p++) {
+        if (*p == '.') {
+            dots++;
+            continue;
+        }
+
+        if (*p < '0' || *p > '9') {
+            goto invalid;
+        }
+    }
+
+    if (value[2].len == 0 || dots > 1 || value[2].len == dots) {
+        goto invalid;
+    }
+
+    ratio = strtod((char *) value[2].data, NULL);
+
+    if (ratio < 0.0 || ratio > 1.0) {
+        goto invalid;
+    }
+
+    olcf->sampler = sampler;
+    olcf->sampler_bound = ngx_otel_ratio_bound(ratio);
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid ratio \"%V\" in \"%V\" directive, "
+                       "it must be a number between 0 and 1",
+                       &value[2], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otel_loc_conf_t *olcf = conf;
+
+    ngx_str_t                          *value;
+    ngx_http_otel_span_attr_t          *attr;
+    ngx_http_compile_complex_value_t    ccv;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty attribute name in \"%V\" directive",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (olcf->span_attrs == NULL) {
+        olcf->span_attrs = ngx_array_create(cf->pool, 4,
+                                          sizeof(ngx_http_otel_span_attr_t));
+        if (olcf->span_attrs == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    attr = ngx_array_push(olcf->span_attrs);
+    if (attr == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    attr->name = value[1];
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &attr->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otel_conf_enum(ngx_conf_t *cf, ngx_str_t *value, ngx_conf_enum_t *e,
+    ngx_uint_t *out)
+{
+    ngx_str_t  *args;
+
+    for ( /* void */ ; e->name.len; e++) {
+        if (e->name.len == value->len
+            && ngx_strcmp(e->name.data, value->data) == 0)
+        {
+            *out = e->value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    args = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive",
+                       value, &args[0]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The resource every exported span carries.  Directives win over the
+ * environment, and within it OTEL_SERVICE_NAME over the service.name of
+ * OTEL_RESOURCE_ATTRIBUTES, as the OpenTelemetry SDKs do.
+ */
+
+static ngx_int_t
+ngx_http_otel_resource(ngx_conf_t *cf, ngx_http_otel_main_conf_t *omcf)
+{
+    char          *env;
+    ngx_int_t      n;
+    ngx_str_t      name, version, sdk;
+    ngx_uint_t     i;
+    ngx_array_t   *res, envattrs;
+    ngx_keyval_t  *kv;
+
+    res = ngx_array_create(cf->pool, 8, sizeof(ngx_keyval_t));
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&envattrs, cf->temp_pool, 4, sizeof(ngx_keyval_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otel_env_list(cf, "OTEL_RESOURCE_ATTRIBUTES", &envattrs)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    name = omcf->service_name;
+
+    if (name.data == NULL) {
+        env = getenv("OTEL_SERVICE_NAME");
+
+        if (env != NULL && *env != '\0') {
+            name.data = (u_char *) env;
+            name.len = ngx_strlen(env);
+
+        } else {
+            ngx_str_set(&name, "service.name");
+            n = ngx_http_otel_keyval_find(&envattrs, &name, 0);
+
+            if (n != NGX_ERROR) {
+                kv = envattrs.elts;
+                name = kv[n].value;
+
+            } else {
+                ngx_str_set(&name, NGX_HTTP_OTEL_DEFAULT_SERVICE_NAME);
+            }
+        }
+    }
+
+    if (ngx_http_otel_keyval_push(res, "service.name", &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (omcf->resource_attrs) {
+        kv = omcf->resource_attrs->elts;
+
+        for (i = 0; i < omcf->resource_attrs->nelts; i++) {
+            if (ngx_http_otel_keyval_find(res, &kv[i].key, 0)
+                != NGX_ERROR)
+            {
+                continue;
+            }
+
+            if (ngx_array_push(res) == NULL) {
+                return NGX_ERROR;
+            }
+
+            ((ngx_keyval_t *) res->elts)[res->nelts - 1] = kv[i];
+        }
+    }
+
+    kv = envattrs.elts;
+
+    for (i = 0; i < envattrs.nelts; i++) {
+        if (ngx_http_otel_keyval_find(res, &kv[i].key, 0)
+            != NGX_ERROR)
+        {
+            continue;
+        }
+
+        if (ngx_array_push(res) == NULL) {
+            return NGX_ERROR;
+        }
+
+        ((ngx_keyval_t *) res->elts)[res->nelts - 1] = kv[i];
+    }
+
+    ngx_str_set(&sdk, "ngx_otel_module");
+    ngx_str_set(&version, NGX_HTTP_OTEL_VERSION);
+
+    if (ngx_http_otel_keyval_push(res, "telemetry.sdk.name", &sdk) != NGX_OK
+        || ngx_http_otel_keyval_push(res, "telemetry.sdk.version", &version)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    omcf->exporter->resource = res;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otel_env_headers(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
+{
+    ngx_uint_t     i;
+    ngx_array_t    env;
+    ngx_keyval_t  *kv, *h;
+
+    if (ngx_array_init(&env, cf->temp_pool, 4, sizeof(ngx_keyval_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otel_env_list(cf, "OTEL_EXPORTER_OTLP_HEADERS", &env)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (env.nelts == 0) {
+        return NGX_OK;
+    }
+
+    if (ecf->headers == NULL) {
+        ecf->headers = ngx_array_create(cf->pool, env.nelts,
+                                        sizeof(ngx_keyval_t));
+        if (ecf->headers == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    kv = env.elts;
+
+    for (i = 0; i < env.nelts; i++) {
+        if (ngx_http_otel_keyval_find(ecf->headers, &kv[i].key, 1)
+            != NGX_ERROR)
+        {
+            continue;
+        }
+
+        h = ngx_array_push(ecf->headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* env strings live as long as the process; copy for the cycle */
+
+        h->key.data = ngx_pstrdup(cf->pool, &kv[i].key);
+        h->key.len = kv[i].key.len;
+        h->value.data = ngx_pstrdup(cf->pool, &kv[i].value);
+        h->value.len = kv[i].value.len;
+
+        if (h->key.data == NULL || h->value.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "key1=value1,key2=value2" with percent-encoded values (the W3C baggage
+ * octet rules the OpenTelemetry SDKs apply).  As in the SDKs, a malformed
+ * variable is ignored as a whole, with a warning.
+ */
+
+static ngx_int_t
+ngx_http_otel_env_list(ngx_conf_t *cf, const char *name, ngx_array_t *list)
+{
+    char          *env;
+    u_char        *p, *last, *item, *eq, *end, *dst, *src;
+    ngx_str_t      key, val;
+    ngx_keyval_t  *kv;
+
+    env = getenv(name);
+    if (env == NULL || *env == '\0') {
+        return NGX_OK;
+    }
+
+    p = (u_char *) env;
+    last = p + ngx_strlen(env);
+
+    while (p < last) {
+        item = p;
+        end = ngx_strlchr(p, last, ',');
+        if (end == NULL) {
+            end = last;
+        }
+
+        p = end + 1;
+
+        eq = ngx_strlchr(item, end, '=');
+        if (eq == NULL) {
+            goto invalid;
+        }
+
+        key.data = item;
+        key.len = eq - item;
+
+        while (key.len && (key.data[0] == ' ' || key.data[0] == '\t')) {
+            key.data++;
+            key.len--;
+        }
+
+        while (key.len && (key.data[key.len - 1] == ' '
+                           || key.data[key.len - 1] == '\t'))
+        {
+            key.len--;
+        }
+
+        if (key.len == 0) {
+            goto invalid;
+        }
+
+        val.data = ngx_pnalloc(cf->pool, end - eq);
+        if (val.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        dst = val.data;
+        src = eq + 1;
+
+        while (src < end && (*src == ' ' || *src == '\t')) {
+            src++;
+        }
+
+        ngx_unescape_uri(&dst, &src, end - src, NGX_UNESCAPE_URI);
+
+        val.len = dst - val.data;
+
+        while (val.len && (val.data[val.len - 1] == ' '
+                           || val.data[val.len - 1] == '\t'))
+        {
+            val.len--;
+        }
+
+        kv = ngx_array_push(list);
+        if (kv == NULL) {
+            return NGX_ERROR;
+        }
+
+        kv->key.data = ngx_pstrdup(cf->pool, &key);
+        if (kv->key.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        kv->key.len = key.len;
+        kv->value = val;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "ignoring malformed %s environment variable \"%s\"",
+                       name, env);
+
+    list->nelts = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otel_keyval_find(ngx_array_t *list, ngx_str_t *key,
+    ngx_uint_t caseless)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    kv = list->elts;
+
+    for (i = 0; i < list->nelts; i++) {
+        if (kv[i].key.len != key->len) {
+            continue;
+        }
+
+        if (caseless
+            ? ngx_strncasecmp(kv[i].key.data, key->data, key->len) == 0
+            : ngx_strncmp(kv[i].key.data, key->data, key->len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_otel_keyval_push(ngx_array_t *list, const char *key,
+    ngx_str_t *value)
+{
+    ngx_keyval_t  *kv;
+
+    kv = ngx_array_push(list);
+    if (kv == NULL) {
+        return NGX_ERROR;
+    }
+
+    kv->key.data = (u_char *) key;
+    kv->key.len = ngx_strlen(key);
+    kv->value = *value;
+
+    return NGX_OK;
+}

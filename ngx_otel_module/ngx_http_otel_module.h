@@ -1,0 +1,122 @@
+
+/*
+ * Copyright (C) ngx_otel_module authors
+ */
+
+
+#ifndef _NGX_HTTP_OTEL_MODULE_H_INCLUDED_
+#define _NGX_HTTP_OTEL_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_otel_trace.h"
+#include "ngx_otel_exporter.h"
+
+
+#define NGX_HTTP_OTEL_VERSION          "0.1.0"
+
+/* otel_trace_context */
+#define NGX_HTTP_OTEL_CONTEXT_IGNORE   0
+#define NGX_HTTP_OTEL_CONTEXT_EXTRACT  0x01
+#define NGX_HTTP_OTEL_CONTEXT_INJECT   0x02
+#define NGX_HTTP_OTEL_CONTEXT_PROPAGATE                                      \
+    (NGX_HTTP_OTEL_CONTEXT_EXTRACT|NGX_HTTP_OTEL_CONTEXT_INJECT)
+
+/* otel_propagators */
+#define NGX_HTTP_OTEL_PROP_TRACECONTEXT  1
+#define NGX_HTTP_OTEL_PROP_B3            2
+#define NGX_HTTP_OTEL_PROP_B3MULTI       3
+#define NGX_HTTP_OTEL_PROP_MAX           3
+
+/* otel_sampler */
+#define NGX_HTTP_OTEL_SAMPLER_ALWAYS_ON                1
+#define NGX_HTTP_OTEL_SAMPLER_ALWAYS_OFF               2
+#define NGX_HTTP_OTEL_SAMPLER_RATIO                    3
+#define NGX_HTTP_OTEL_SAMPLER_PARENT_ALWAYS_ON         4
+#define NGX_HTTP_OTEL_SAMPLER_PARENT_ALWAYS_OFF        5
+#define NGX_HTTP_OTEL_SAMPLER_PARENT_RATIO             6
+
+/* otel_trace: constant values, or evaluate the complex value */
+#define NGX_HTTP_OTEL_TRACE_OFF        0
+#define NGX_HTTP_OTEL_TRACE_ON         1
+#define NGX_HTTP_OTEL_TRACE_VARIABLE   2
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_http_complex_value_t    value;
+} ngx_http_otel_span_attr_t;
+
+
+typedef struct {
+    ngx_otel_exporter_conf_t   *exporter;
+
+    ngx_str_t                   service_name;
+    ngx_array_t                *resource_attrs;   /* ngx_keyval_t */
+
+    /* any otel_trace or otel_trace_context that is not off/ignore */
+    ngx_uint_t                  enabled;
+
+    /* where the first "otel_trace" that needs an exporter was set */
+    ngx_str_t                   trace_file;
+    ngx_uint_t                  trace_line;
+} ngx_http_otel_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                  trace;
+    ngx_http_complex_value_t   *trace_value;
+
+    ngx_uint_t                  trace_context;
+
+    ngx_uint_t                  npropagators;
+    ngx_uint_t                  propagators[NGX_HTTP_OTEL_PROP_MAX];
+
+    ngx_uint_t                  sampler;
+    uint64_t                    sampler_bound;
+
+    ngx_http_complex_value_t   *span_name;
+    ngx_array_t                *span_attrs;  /* ngx_http_otel_span_attr_t */
+
+    ngx_flag_t                  upstream_span;
+} ngx_http_otel_loc_conf_t;
+
+
+typedef struct {
+    u_char                      trace_id[NGX_OTEL_TRACE_ID_LEN];
+    u_char                      span_id[NGX_OTEL_SPAN_ID_LEN];
+    u_char                      parent_id[NGX_OTEL_SPAN_ID_LEN];
+
+    /* W3C trace-flags this request sends on */
+    u_char                      flags;
+
+    ngx_str_t                   tracestate;
+
+    uint64_t                    start;
+
+    unsigned                    has_parent:1;
+    unsigned                    parent_sampled:1;
+    unsigned                    debug:1;
+    unsigned                    initialized:1;
+    unsigned                    decided:1;
+    unsigned                    traced:1;
+    unsigned                    ended:1;
+} ngx_http_otel_ctx_t;
+
+
+/* ngx_http_otel_handler.c */
+ngx_int_t ngx_http_otel_init(ngx_conf_t *cf);
+ngx_http_otel_ctx_t *ngx_http_otel_get_ctx(ngx_http_request_t *r);
+void ngx_http_otel_decide(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx);
+
+/* ngx_http_otel_variables.c */
+ngx_int_t ngx_http_otel_add_variables(ngx_conf_t *cf);
+
+
+extern ngx_module_t  ngx_http_otel_module;
+
+
+#endif /* _NGX_HTTP_OTEL_MODULE_H_INCLUDED_ */

@@ -1,0 +1,535 @@
+
+/*
+ * Copyright (C) ngx_otel_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_otel_span.h"
+#include "ngx_otel_otlp_json.h"
+
+
+/*
+ * The layout follows what the OpenTelemetry Collector's pdata JSON
+ * marshaler (and so its file exporter) writes: fields in proto order,
+ * fields with default values left out, except "status", which is always
+ * written, as "{}" when unset.  Ids are lowercase hex, enums are numbers,
+ * 64-bit integers are decimal strings.
+ */
+
+#define NGX_OTEL_JSON_SCOPE_NAME     "ngx_otel_module"
+#define NGX_OTEL_JSON_SCOPE_VERSION  "0.1.0"
+
+/* the most one input byte becomes: "\u001f", or "\ufffd" for a bad byte */
+#define NGX_OTEL_JSON_ESCAPE_MAX     6
+
+/* the W3C trace-flags and the parent's remoteness, OTLP SpanFlags */
+#define NGX_OTEL_JSON_FLAGS_TRACE_MASK      0xff
+#define NGX_OTEL_JSON_FLAGS_HAS_IS_REMOTE   0x100
+#define NGX_OTEL_JSON_FLAGS_IS_REMOTE       0x200
+
+#define ngx_otel_json_literal(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
+
+
+#define NGX_OTEL_JSON_BEGIN          "{\"resourceSpans\":[{\"resource\":{"
+#define NGX_OTEL_JSON_RES_ATTRS      "\"attributes\":["
+#define NGX_OTEL_JSON_RES_ATTRS_END  "]"
+#define NGX_OTEL_JSON_SCOPE                                                   \
+    "},\"scopeSpans\":[{\"scope\":{\"name\":\"" NGX_OTEL_JSON_SCOPE_NAME      \
+    "\",\"version\":\"" NGX_OTEL_JSON_SCOPE_VERSION "\"},\"spans\":["
+#define NGX_OTEL_JSON_END            "]}]}]}"
+
+#define NGX_OTEL_JSON_KEY            "{\"key\":"
+#define NGX_OTEL_JSON_STRING_VALUE   ",\"value\":{\"stringValue\":"
+#define NGX_OTEL_JSON_INT_VALUE      ",\"value\":{\"intValue\":\""
+#define NGX_OTEL_JSON_STRING_END     "}}"
+#define NGX_OTEL_JSON_INT_END        "\"}}"
+
+#define NGX_OTEL_JSON_TRACE_ID       "{\"traceId\":\""
+#define NGX_OTEL_JSON_SPAN_ID        "\",\"spanId\":\""
+#define NGX_OTEL_JSON_IDS_END        "\""
+#define NGX_OTEL_JSON_TRACE_STATE    ",\"traceState\":"
+#define NGX_OTEL_JSON_PARENT_ID      ",\"parentSpanId\":\""
+#define NGX_OTEL_JSON_FLAGS          ",\"flags\":"
+#define NGX_OTEL_JSON_NAME           ",\"name\":"
+#define NGX_OTEL_JSON_KIND           ",\"kind\":"
+#define NGX_OTEL_JSON_START          ",\"startTimeUnixNano\":\""
+#define NGX_OTEL_JSON_END_TIME       "\",\"endTimeUnixNano\":\""
+#define NGX_OTEL_JSON_ATTRS          ",\"attributes\":["
+#define NGX_OTEL_JSON_STATUS         ",\"status\":{"
+#define NGX_OTEL_JSON_STATUS_CODE    "\"code\":"
+#define NGX_OTEL_JSON_SPAN_END       "}}"
+
+
+static size_t ngx_otel_json_str_size(ngx_str_t *s);
+static u_char *ngx_otel_json_str(u_char *p, u_char *s, size_t len);
+static size_t ngx_otel_json_utf8_len(u_char *p, u_char *last);
+static u_char *ngx_otel_json_hex(u_char *p, u_char *id, size_t len);
+static u_char *ngx_otel_json_uint(u_char *p, uint64_t n);
+static u_char *ngx_otel_json_int(u_char *p, int64_t n);
+static ngx_uint_t ngx_otel_json_is_zero(u_char *id, size_t len);
+static size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
+static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
+
+
+static u_char  ngx_otel_json_hex_digits[] = "0123456789abcdef";
+
+
+size_t
+ngx_otel_otlp_json_begin_size(ngx_array_t *resource)
+{
+    size_t         size;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    size = sizeof(NGX_OTEL_JSON_BEGIN) - 1
+           + sizeof(NGX_OTEL_JSON_SCOPE) - 1;
+
+    if (resource == NULL || resource->nelts == 0) {
+        return size;
+    }
+
+    size += sizeof(NGX_OTEL_JSON_RES_ATTRS) - 1
+            + sizeof(NGX_OTEL_JSON_RES_ATTRS_END) - 1;
+
+    kv = resource->elts;
+
+    for (i = 0; i < resource->nelts; i++) {
+        size += sizeof(",") - 1
+                + sizeof(NGX_OTEL_JSON_KEY) - 1
+                + ngx_otel_json_str_size(&kv[i].key)
+                + sizeof(NGX_OTEL_JSON_STRING_VALUE) - 1
+                + ngx_otel_json_str_size(&kv[i].value)
+                + sizeof(NGX_OTEL_JSON_STRING_END) - 1;
+    }
+
+    return size;
+}
+
+
+u_char *
+ngx_otel_otlp_json_begin(u_char *p, ngx_array_t *resource)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_BEGIN);
+
+    if (resource != NULL && resource->nelts) {
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_RES_ATTRS);
+
+        kv = resource->elts;
+
+        for (i = 0; i < resource->nelts; i++) {
+            if (i) {
+                *p++ = ',';
+            }
+
+            p = ngx_otel_json_literal(p, NGX_OTEL_JSON_KEY);
+            p = ngx_otel_json_str(p, kv[i].key.data, kv[i].key.len);
+            p = ngx_otel_json_literal(p, NGX_OTEL_JSON_STRING_VALUE);
+            p = ngx_otel_json_str(p, kv[i].value.data, kv[i].value.len);
+            p = ngx_otel_json_literal(p, NGX_OTEL_JSON_STRING_END);
+        }
+
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_RES_ATTRS_END);
+    }
+
+    return ngx_otel_json_literal(p, NGX_OTEL_JSON_SCOPE);
+}
+
+
+size_t
+ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
+{
+    size_t      size;
+    ngx_uint_t  i;
+
+    size = sizeof(",") - 1
+           + sizeof(NGX_OTEL_JSON_TRACE_ID) - 1
+           + 2 * NGX_OTEL_TRACE_ID_LEN
+           + sizeof(NGX_OTEL_JSON_SPAN_ID) - 1
+           + 2 * NGX_OTEL_SPAN_ID_LEN
+           + sizeof(NGX_OTEL_JSON_IDS_END) - 1
+           + sizeof(NGX_OTEL_JSON_TRACE_STATE) - 1
+           + ngx_otel_json_str_size(&span->tracestate)
+           + sizeof(NGX_OTEL_JSON_PARENT_ID) - 1
+           + 2 * NGX_OTEL_SPAN_ID_LEN
+           + sizeof(NGX_OTEL_JSON_IDS_END) - 1
+           + sizeof(NGX_OTEL_JSON_FLAGS) - 1 + NGX_INT64_LEN
+           + sizeof(NGX_OTEL_JSON_NAME) - 1
+           + ngx_otel_json_str_size(&span->name)
+           + sizeof(NGX_OTEL_JSON_KIND) - 1 + NGX_INT64_LEN
+           + sizeof(NGX_OTEL_JSON_START) - 1 + NGX_INT64_LEN
+           + sizeof(NGX_OTEL_JSON_END_TIME) - 1 + NGX_INT64_LEN
+           + sizeof(NGX_OTEL_JSON_IDS_END) - 1
+           + sizeof(NGX_OTEL_JSON_ATTRS) - 1 + sizeof("]") - 1
+           + sizeof(NGX_OTEL_JSON_STATUS) - 1
+           + sizeof(NGX_OTEL_JSON_STATUS_CODE) - 1 + NGX_INT64_LEN
+           + sizeof(NGX_OTEL_JSON_SPAN_END) - 1;
+
+    for (i = 0; i < span->nattrs; i++) {
+        size += sizeof(",") - 1 + ngx_otel_json_attr_size(&span->attrs[i]);
+    }
+
+    return size;
+}
+
+
+u_char *
+ngx_otel_otlp_json_span(u_char *p, ngx_otel_span_t *span, ngx_uint_t first)
+{
+    ngx_uint_t  i, flags;
+
+    if (!first) {
+        *p++ = ',';
+    }
+
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_TRACE_ID);
+    p = ngx_otel_json_hex(p, span->trace_id, NGX_OTEL_TRACE_ID_LEN);
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_SPAN_ID);
+    p = ngx_otel_json_hex(p, span->span_id, NGX_OTEL_SPAN_ID_LEN);
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_IDS_END);
+
+    if (span->tracestate.len) {
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_TRACE_STATE);
+        p = ngx_otel_json_str(p, span->tracestate.data, span->tracestate.len);
+    }
+
+    flags = (span->flags & NGX_OTEL_JSON_FLAGS_TRACE_MASK)
+            | NGX_OTEL_JSON_FLAGS_HAS_IS_REMOTE;
+
+    if (!ngx_otel_json_is_zero(span->parent_id, NGX_OTEL_SPAN_ID_LEN)) {
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_PARENT_ID);
+        p = ngx_otel_json_hex(p, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_IDS_END);
+
+        /* a server span's parent always comes with the request */
+
+        if (span->kind == NGX_OTEL_SPAN_KIND_SERVER) {
+            flags |= NGX_OTEL_JSON_FLAGS_IS_REMOTE;
+        }
+    }
+
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_FLAGS);
+    p = ngx_otel_json_uint(p, flags);
+
+    if (span->name.len) {
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_NAME);
+        p = ngx_otel_json_str(p, span->name.data, span->name.len);
+    }
+
+    if (span->kind) {
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_KIND);
+        p = ngx_otel_json_uint(p, span->kind);
+    }
+
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_START);
+    p = ngx_otel_json_uint(p, span->start);
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_END_TIME);
+    p = ngx_otel_json_uint(p, span->end);
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_IDS_END);
+
+    if (span->nattrs) {
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_ATTRS);
+
+        for (i = 0; i < span->nattrs; i++) {
+            if (i) {
+                *p++ = ',';
+            }
+
+            p = ngx_otel_json_attr(p, &span->attrs[i]);
+        }
+
+        *p++ = ']';
+    }
+
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_STATUS);
+
+    if (span->status != NGX_OTEL_STATUS_UNSET) {
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_STATUS_CODE);
+        p = ngx_otel_json_uint(p, span->status);
+    }
+
+    return ngx_otel_json_literal(p, NGX_OTEL_JSON_SPAN_END);
+}
+
+
+size_t
+ngx_otel_otlp_json_end_size(void)
+{
+    return sizeof(NGX_OTEL_JSON_END) - 1;
+}
+
+
+u_char *
+ngx_otel_otlp_json_end(u_char *p)
+{
+    return ngx_otel_json_literal(p, NGX_OTEL_JSON_END);
+}
+
+
+static size_t
+ngx_otel_json_attr_size(ngx_otel_attr_t *attr)
+{
+    size_t  size;
+
+    size = sizeof(NGX_OTEL_JSON_KEY) - 1;
+
+    if (attr->id < NGX_OTEL_ATTR_KNOWN) {
+        size += ngx_otel_attr_names[attr->id].len + 2;
+
+    } else {
+        size += ngx_otel_json_str_size(&attr->key);
+    }
+
+    if (attr->type == NGX_OTEL_ATTR_INT) {
+        size += sizeof(NGX_OTEL_JSON_INT_VALUE) - 1 + NGX_INT64_LEN
+                + sizeof(NGX_OTEL_JSON_INT_END) - 1;
+
+    } else {
+        size += sizeof(NGX_OTEL_JSON_STRING_VALUE) - 1
+                + ngx_otel_json_str_size(&attr->str)
+                + sizeof(NGX_OTEL_JSON_STRING_END) - 1;
+    }
+
+    return size;
+}
+
+
+static u_char *
+ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr)
+{
+    ngx_str_t  *name;
+
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_KEY);
+
+    if (attr->id < NGX_OTEL_ATTR_KNOWN) {
+
+        /* our own names need no escaping */
+
+        name = &ngx_otel_attr_names[attr->id];
+
+        *p++ = '"';
+        p = ngx_cpymem(p, name->data, name->len);
+        *p++ = '"';
+
+    } else {
+        p = ngx_otel_json_str(p, attr->key.data, attr->key.len);
+    }
+
+    if (attr->type == NGX_OTEL_ATTR_INT) {
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_INT_VALUE);
+        p = ngx_otel_json_int(p, attr->num);
+        return ngx_otel_json_literal(p, NGX_OTEL_JSON_INT_END);
+    }
+
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_STRING_VALUE);
+    p = ngx_otel_json_str(p, attr->str.data, attr->str.len);
+    return ngx_otel_json_literal(p, NGX_OTEL_JSON_STRING_END);
+}
+
+
+static size_t
+ngx_otel_json_str_size(ngx_str_t *s)
+{
+    return 2 + s->len * NGX_OTEL_JSON_ESCAPE_MAX;
+}
+
+
+/*
+ * A quoted JSON string of valid UTF-8: '"', '\' and control characters
+ * are escaped, and each byte that does not start a well-formed UTF-8
+ * sequence (RFC 3629: no overlong forms, no surrogates, nothing above
+ * U+10FFFF) becomes U+FFFD, one per byte, as Go's encoding/json does.
+ */
+
+static u_char *
+ngx_otel_json_str(u_char *p, u_char *s, size_t len)
+{
+    size_t  n;
+    u_char  c, *last;
+
+    last = s + len;
+
+    *p++ = '"';
+
+    while (s < last) {
+        c = *s;
+
+        if (c >= 0x20 && c < 0x80) {
+            if (c == '"' || c == '\\') {
+                *p++ = '\\';
+            }
+
+            *p++ = c;
+            s++;
+            continue;
+        }
+
+        if (c < 0x20) {
+            *p++ = '\\';
+
+            switch (c) {
+            case '\b':
+                *p++ = 'b';
+                break;
+            case '\f':
+                *p++ = 'f';
+                break;
+            case '\n':
+                *p++ = 'n';
+                break;
+            case '\r':
+                *p++ = 'r';
+                break;
+            case '\t':
+                *p++ = 't';
+                break;
+            default:
+                *p++ = 'u';
+                *p++ = '0';
+                *p++ = '0';
+                *p++ = ngx_otel_json_hex_digits[c >> 4];
+                *p++ = ngx_otel_json_hex_digits[c & 0x0f];
+            }
+
+            s++;
+            continue;
+        }
+
+        n = ngx_otel_json_utf8_len(s, last);
+
+        if (n == 0) {
+            p = ngx_otel_json_literal(p, "\\ufffd");
+            s++;
+            continue;
+        }
+
+        p = ngx_cpymem(p, s, n);
+        s += n;
+    }
+
+    *p++ = '"';
+
+    return p;
+}
+
+
+/*
+ * The length of the well-formed UTF-8 sequence that starts at p with a
+ * byte of 0x80 or above, or 0 if there is none (RFC 3629, section 4).
+ */
+
+static size_t
+ngx_otel_json_utf8_len(u_char *p, u_char *last)
+{
+    size_t  i, n;
+    u_char  c, lo, hi;
+
+    c = *p;
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c < 0xc2) {
+        /* a continuation byte, or the lead of an overlong 2-byte form */
+        return 0;
+
+    } else if (c < 0xe0) {
+        n = 2;
+
+    } else if (c < 0xf0) {
+        n = 3;
+
+        if (c == 0xe0) {
+            lo = 0xa0;          /* overlong */
+
+        } else if (c == 0xed) {
+            hi = 0x9f;          /* surrogates */
+        }
+
+    } else if (c < 0xf5) {
+        n = 4;
+
+        if (c == 0xf0) {
+            lo = 0x90;          /* overlong */
+
+        } else if (c == 0xf4) {
+            hi = 0x8f;          /* above U+10FFFF */
+        }
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n) {
+        return 0;
+    }
+
+    if (p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+
+    return n;
+}
+
+
+static u_char *
+ngx_otel_json_hex(u_char *p, u_char *id, size_t len)
+{
+    while (len--) {
+        *p++ = ngx_otel_json_hex_digits[*id >> 4];
+        *p++ = ngx_otel_json_hex_digits[*id++ & 0x0f];
+    }
+
+    return p;
+}
+
+
+static u_char *
+ngx_otel_json_uint(u_char *p, uint64_t n)
+{
+    u_char  *s, tmp[NGX_INT64_LEN];
+
+    s = tmp + NGX_INT64_LEN;
+
+    do {
+        *--s = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    return ngx_cpymem(p, s, tmp + NGX_INT64_LEN - s);
+}
+
+
+static u_char *
+ngx_otel_json_int(u_char *p, int64_t n)
+{
+    if (n < 0) {
+        *p++ = '-';
+        return ngx_otel_json_uint(p, (uint64_t) 0 - (uint64_t) n);
+    }
+
+    return ngx_otel_json_uint(p, (uint64_t) n);
+}
+
+
+static ngx_uint_t
+ngx_otel_json_is_zero(u_char *id, size_t len)
+{
+    while (len--) {
+        if (*id++) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

@@ -1,0 +1,60 @@
+
+/*
+ * Copyright (C) ngx_otel_module authors
+ */
+
+
+#ifndef _NGX_OTEL_SHM_H_INCLUDED_
+#define _NGX_OTEL_SHM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_otel_span.h"
+#include "ngx_otel_exporter.h"
+
+
+/* what operators see; all of them only grow */
+typedef struct {
+    uint64_t                    queued;       /* spans put in the zone */
+    uint64_t                    dropped;      /* zone full, never queued */
+    uint64_t                    exported;     /* acknowledged */
+    uint64_t                    rejected;     /* spans of dropped batches */
+    uint64_t                    requests;     /* export requests sent */
+    uint64_t                    failed;       /* export requests failed */
+    uint64_t                    retried;      /* export requests retried */
+} ngx_otel_counters_t;
+
+
+/* a run of records, claimed by one exporter until released */
+typedef struct {
+    uint64_t                    start;
+    uint64_t                    end;
+    ngx_uint_t                  nspans;
+} ngx_otel_batch_t;
+
+
+ngx_otel_zone_ctx_t *ngx_otel_shm_create(ngx_conf_t *cf);
+ngx_int_t ngx_otel_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+
+/* NGX_OK, or NGX_DECLINED when the zone is full and the span is dropped */
+ngx_int_t ngx_otel_shm_push(ngx_otel_zone_ctx_t *ctx, ngx_otel_span_t *span);
+
+/* spans queued and not yet claimed; read without the lock */
+ngx_uint_t ngx_otel_shm_pending(ngx_otel_zone_ctx_t *ctx);
+
+ngx_int_t ngx_otel_shm_claim(ngx_otel_zone_ctx_t *ctx, ngx_uint_t max,
+    ngx_otel_batch_t *batch);
+ngx_otel_span_record_t *ngx_otel_shm_next(ngx_otel_zone_ctx_t *ctx,
+    ngx_otel_batch_t *batch, uint64_t *pos);
+void ngx_otel_shm_release(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch,
+    ngx_uint_t exported);
+
+void ngx_otel_shm_count_request(ngx_otel_zone_ctx_t *ctx, ngx_uint_t failed,
+    ngx_uint_t retried);
+void ngx_otel_shm_counters(ngx_otel_zone_ctx_t *ctx,
+    ngx_otel_counters_t *counters);
+
+
+#endif /* _NGX_OTEL_SHM_H_INCLUDED_ */

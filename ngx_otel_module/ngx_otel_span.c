@@ -1,0 +1,204 @@
+
+/*
+ * Copyright (C) ngx_otel_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_otel_span.h"
+
+
+/*
+ * A record is the fixed ngx_otel_span_record_t, then the name, the
+ * tracestate and the attributes, each attribute as
+ *
+ *     id (1 byte), type (1 byte),
+ *     [key length (1 byte), key]       custom attributes only
+ *     value length (2 bytes), value    strings
+ *     value (8 bytes)                  integers
+ *
+ * with no alignment inside: the data is only ever copied byte by byte.
+ */
+
+
+static size_t ngx_otel_span_attr_size(ngx_otel_attr_t *attr);
+
+
+ngx_str_t  ngx_otel_attr_names[] = {
+    ngx_string("http.request.method"),
+    ngx_string("http.request.method_original"),
+    ngx_string("url.path"),
+    ngx_string("url.query"),
+    ngx_string("url.scheme"),
+    ngx_string("http.route"),
+    ngx_string("http.response.status_code"),
+    ngx_string("server.address"),
+    ngx_string("server.port"),
+    ngx_string("client.address"),
+    ngx_string("network.peer.address"),
+    ngx_string("network.peer.port"),
+    ngx_string("network.protocol.version"),
+    ngx_string("user_agent.original"),
+    ngx_string("http.request.body.size"),
+    ngx_string("http.response.body.size"),
+    ngx_string("error.type"),
+    ngx_null_string
+};
+
+
+size_t
+ngx_otel_span_record_size(ngx_otel_span_t *span)
+{
+    size_t      size;
+    ngx_uint_t  i;
+
+    size = sizeof(ngx_otel_span_record_t)
+           + ngx_min(span->name.len, NGX_OTEL_SPAN_NAME_MAX_LEN)
+           + ngx_min(span->tracestate.len, NGX_OTEL_TRACESTATE_MAX_LEN);
+
+    for (i = 0; i < span->nattrs && i < NGX_OTEL_SPAN_MAX_ATTRS; i++) {
+        size += ngx_otel_span_attr_size(&span->attrs[i]);
+    }
+
+    return ngx_align(size, 8);
+}
+
+
+static size_t
+ngx_otel_span_attr_size(ngx_otel_attr_t *attr)
+{
+    size_t  size;
+
+    size = 2;
+
+    if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
+        size += 1 + ngx_min(attr->key.len, NGX_OTEL_ATTR_KEY_MAX_LEN);
+    }
+
+    if (attr->type == NGX_OTEL_ATTR_INT) {
+        return size + sizeof(int64_t);
+    }
+
+    return size + 2 + ngx_min(attr->str.len, NGX_OTEL_ATTR_VALUE_MAX_LEN);
+}
+
+
+void
+ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
+    size_t size)
+{
+    u_char           *p;
+    size_t            len;
+    uint16_t          len16;
+    ngx_uint_t        i, n;
+    ngx_otel_attr_t  *attr;
+
+    n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
+
+    rec->size = (uint32_t) size;
+    rec->kind = (uint8_t) span->kind;
+    rec->status = (uint8_t) span->status;
+    rec->flags = (uint8_t) span->flags;
+    ngx_memcpy(rec->trace_id, span->trace_id, NGX_OTEL_TRACE_ID_LEN);
+    ngx_memcpy(rec->span_id, span->span_id, NGX_OTEL_SPAN_ID_LEN);
+    ngx_memcpy(rec->parent_id, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
+    rec->start = span->start;
+    rec->end = span->end;
+    rec->name_len = (uint16_t) ngx_min(span->name.len,
+                                       NGX_OTEL_SPAN_NAME_MAX_LEN);
+    rec->tracestate_len = (uint16_t) ngx_min(span->tracestate.len,
+                                             NGX_OTEL_TRACESTATE_MAX_LEN);
+    rec->nattrs = (uint16_t) n;
+    rec->reserved = 0;
+
+    p = (u_char *) &rec[1];
+    p = ngx_cpymem(p, span->name.data, rec->name_len);
+    p = ngx_cpymem(p, span->tracestate.data, rec->tracestate_len);
+
+    for (i = 0; i < n; i++) {
+        attr = &span->attrs[i];
+
+        *p++ = (u_char) attr->id;
+        *p++ = (u_char) attr->type;
+
+        if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
+            len = ngx_min(attr->key.len, NGX_OTEL_ATTR_KEY_MAX_LEN);
+            *p++ = (u_char) len;
+            p = ngx_cpymem(p, attr->key.data, len);
+        }
+
+        if (attr->type == NGX_OTEL_ATTR_INT) {
+            p = ngx_cpymem(p, &attr->num, sizeof(int64_t));
+            continue;
+        }
+
+        len16 = (uint16_t) ngx_min(attr->str.len,
+                                   NGX_OTEL_ATTR_VALUE_MAX_LEN);
+        p = ngx_cpymem(p, &len16, sizeof(uint16_t));
+        p = ngx_cpymem(p, attr->str.data, len16);
+    }
+}
+
+
+void
+ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
+    ngx_otel_attr_t *attrs)
+{
+    u_char           *p;
+    uint16_t          len16;
+    ngx_uint_t        i;
+    ngx_otel_attr_t  *attr;
+
+    ngx_memcpy(span->trace_id, rec->trace_id, NGX_OTEL_TRACE_ID_LEN);
+    ngx_memcpy(span->span_id, rec->span_id, NGX_OTEL_SPAN_ID_LEN);
+    ngx_memcpy(span->parent_id, rec->parent_id, NGX_OTEL_SPAN_ID_LEN);
+    span->flags = rec->flags;
+    span->kind = rec->kind;
+    span->status = rec->status;
+    span->start = rec->start;
+    span->end = rec->end;
+
+    p = (u_char *) &rec[1];
+
+    span->name.data = p;
+    span->name.len = rec->name_len;
+    p += rec->name_len;
+
+    span->tracestate.data = p;
+    span->tracestate.len = rec->tracestate_len;
+    p += rec->tracestate_len;
+
+    span->attrs = attrs;
+    span->nattrs = rec->nattrs;
+
+    for (i = 0; i < rec->nattrs; i++) {
+        attr = &attrs[i];
+
+        attr->id = *p++;
+        attr->type = *p++;
+
+        if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
+            attr->key.len = *p++;
+            attr->key.data = p;
+            p += attr->key.len;
+
+        } else {
+            attr->key = ngx_otel_attr_names[attr->id];
+        }
+
+        if (attr->type == NGX_OTEL_ATTR_INT) {
+            ngx_memcpy(&attr->num, p, sizeof(int64_t));
+            p += sizeof(int64_t);
+            continue;
+        }
+
+        ngx_memcpy(&len16, p, sizeof(uint16_t));
+        p += sizeof(uint16_t);
+
+        attr->str.len = len16;
+        attr->str.data = p;
+        p += len16;
+    }
+}

@@ -1,0 +1,123 @@
+
+/*
+ * Copyright (C) ngx_otel_module authors
+ */
+
+
+#ifndef _NGX_OTEL_SPAN_H_INCLUDED_
+#define _NGX_OTEL_SPAN_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_otel_trace.h"
+
+
+/*
+ * Attributes the module itself sets are stored as one byte in a record,
+ * not as their key; NGX_OTEL_ATTR_CUSTOM carries its key inline.
+ */
+typedef enum {
+    NGX_OTEL_ATTR_HTTP_REQUEST_METHOD = 0,
+    NGX_OTEL_ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+    NGX_OTEL_ATTR_URL_PATH,
+    NGX_OTEL_ATTR_URL_QUERY,
+    NGX_OTEL_ATTR_URL_SCHEME,
+    NGX_OTEL_ATTR_HTTP_ROUTE,
+    NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE,
+    NGX_OTEL_ATTR_SERVER_ADDRESS,
+    NGX_OTEL_ATTR_SERVER_PORT,
+    NGX_OTEL_ATTR_CLIENT_ADDRESS,
+    NGX_OTEL_ATTR_NETWORK_PEER_ADDRESS,
+    NGX_OTEL_ATTR_NETWORK_PEER_PORT,
+    NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION,
+    NGX_OTEL_ATTR_USER_AGENT_ORIGINAL,
+    NGX_OTEL_ATTR_HTTP_REQUEST_BODY_SIZE,
+    NGX_OTEL_ATTR_HTTP_RESPONSE_BODY_SIZE,
+    NGX_OTEL_ATTR_ERROR_TYPE,
+    NGX_OTEL_ATTR_KNOWN,
+    NGX_OTEL_ATTR_CUSTOM = 255
+} ngx_otel_attr_id_e;
+
+
+#define NGX_OTEL_ATTR_STRING         0
+#define NGX_OTEL_ATTR_INT            1
+
+#define NGX_OTEL_SPAN_KIND_SERVER    2
+#define NGX_OTEL_SPAN_KIND_CLIENT    3
+
+#define NGX_OTEL_STATUS_UNSET        0
+#define NGX_OTEL_STATUS_ERROR        2
+
+/* longer strings are cut: one hostile header must not fill the zone */
+#define NGX_OTEL_ATTR_VALUE_MAX_LEN  4096
+#define NGX_OTEL_ATTR_KEY_MAX_LEN    255
+#define NGX_OTEL_SPAN_NAME_MAX_LEN   1024
+#define NGX_OTEL_SPAN_MAX_ATTRS      64
+
+
+typedef struct {
+    ngx_uint_t          id;          /* ngx_otel_attr_id_e */
+    ngx_uint_t          type;        /* NGX_OTEL_ATTR_STRING | _INT */
+    ngx_str_t           key;         /* NGX_OTEL_ATTR_CUSTOM only */
+    ngx_str_t           str;
+    int64_t             num;
+} ngx_otel_attr_t;
+
+
+typedef struct {
+    u_char              trace_id[NGX_OTEL_TRACE_ID_LEN];
+    u_char              span_id[NGX_OTEL_SPAN_ID_LEN];
+    u_char              parent_id[NGX_OTEL_SPAN_ID_LEN];  /* zero: root */
+
+    ngx_uint_t          flags;       /* W3C trace-flags */
+    ngx_uint_t          kind;
+    ngx_uint_t          status;
+
+    uint64_t            start;       /* Unix time, nanoseconds */
+    uint64_t            end;
+
+    ngx_str_t           name;
+    ngx_str_t           tracestate;
+
+    ngx_otel_attr_t    *attrs;
+    ngx_uint_t          nattrs;
+} ngx_otel_span_t;
+
+
+/* the fixed part of a span as it sits in the zone, followed by its data */
+typedef struct {
+    uint32_t            size;        /* the whole record, 8-aligned */
+    uint8_t             state;       /* owned by the zone queue */
+    uint8_t             kind;
+    uint8_t             status;
+    uint8_t             flags;
+    u_char              trace_id[NGX_OTEL_TRACE_ID_LEN];
+    u_char              span_id[NGX_OTEL_SPAN_ID_LEN];
+    u_char              parent_id[NGX_OTEL_SPAN_ID_LEN];
+    uint64_t            start;
+    uint64_t            end;
+    uint16_t            name_len;
+    uint16_t            tracestate_len;
+    uint16_t            nattrs;
+    uint16_t            reserved;
+} ngx_otel_span_record_t;
+
+
+extern ngx_str_t  ngx_otel_attr_names[];
+
+
+size_t ngx_otel_span_record_size(ngx_otel_span_t *span);
+void ngx_otel_span_record_write(ngx_otel_span_record_t *rec,
+    ngx_otel_span_t *span, size_t size);
+
+/*
+ * Turns a record back into a span whose strings point into the record;
+ * attrs must hold NGX_OTEL_SPAN_MAX_ATTRS entries.
+ */
+void ngx_otel_span_record_read(ngx_otel_span_record_t *rec,
+    ngx_otel_span_t *span, ngx_otel_attr_t *attrs);
+
+
+#endif /* _NGX_OTEL_SPAN_H_INCLUDED_ */
