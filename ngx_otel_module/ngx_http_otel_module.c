@@ -270,6 +270,13 @@ static ngx_command_t  ngx_http_otel_commands[] = {
       0,
       NULL },
 
+    { ngx_string("otel_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otel_status,
+      0,
+      0,
+      NULL },
+
     { ngx_string("otel_upstream_span"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -1363,7 +1370,7 @@ ngx_http_otel_resource(ngx_conf_t *cf, ngx_http_otel_main_conf_t *omcf)
     }
 
     ngx_str_set(&sdk, "ngx_otel_module");
-    ngx_str_set(&version, NGX_HTTP_OTEL_VERSION);
+    ngx_str_set(&version, NGX_OTEL_VERSION);
 
     if (ngx_http_otel_keyval_push(res, "telemetry.sdk.name", &sdk) != NGX_OK
         || ngx_http_otel_keyval_push(res, "telemetry.sdk.version", &version)

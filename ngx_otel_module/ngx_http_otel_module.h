@@ -14,9 +14,8 @@
 
 #include "ngx_otel_trace.h"
 #include "ngx_otel_exporter.h"
+#include "ngx_otel_version.h"
 
-
-#define NGX_HTTP_OTEL_VERSION          "0.1.0"
 
 /* otel_trace_context */
 #define NGX_HTTP_OTEL_CONTEXT_IGNORE   0
@@ -111,6 +110,9 @@ typedef struct {
 ngx_int_t ngx_http_otel_init(ngx_conf_t *cf);
 ngx_http_otel_ctx_t *ngx_http_otel_get_ctx(ngx_http_request_t *r);
 void ngx_http_otel_decide(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx);
+
+/* ngx_http_otel_status.c */
+char *ngx_http_otel_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* ngx_http_otel_variables.c */
 ngx_int_t ngx_http_otel_add_variables(ngx_conf_t *cf);

@@ -9,18 +9,19 @@
 
 #include "ngx_otel_span.h"
 #include "ngx_otel_otlp_json.h"
+#include "ngx_otel_version.h"
 
 
 /*
  * The layout follows what the OpenTelemetry Collector's pdata JSON
- * marshaler (and so its file exporter) writes: fields in proto order,
- * fields with default values left out, except "status", which is always
- * written, as "{}" when unset.  Ids are lowercase hex, enums are numbers,
- * 64-bit integers are decimal strings.
+ * marshaler (and so its file exporter) writes: fields in proto order;
+ * an empty traceState, name or attribute list, a zero parentSpanId and
+ * kind are left out; "status" is always written, as {} when unset.  Ids
+ * are lowercase hex, enums and flags are numbers, 64-bit integers are
+ * decimal strings.
  */
 
 #define NGX_OTEL_JSON_SCOPE_NAME     "ngx_otel_module"
-#define NGX_OTEL_JSON_SCOPE_VERSION  "0.1.0"
 
 /* the most one input byte becomes: "\u001f", or "\ufffd" for a bad byte */
 #define NGX_OTEL_JSON_ESCAPE_MAX     6
@@ -38,7 +39,7 @@
 #define NGX_OTEL_JSON_RES_ATTRS_END  "]"
 #define NGX_OTEL_JSON_SCOPE                                                   \
     "},\"scopeSpans\":[{\"scope\":{\"name\":\"" NGX_OTEL_JSON_SCOPE_NAME      \
-    "\",\"version\":\"" NGX_OTEL_JSON_SCOPE_VERSION "\"},\"spans\":["
+    "\",\"version\":\"" NGX_OTEL_VERSION "\"},\"spans\":["
 #define NGX_OTEL_JSON_END            "]}]}]}"
 
 #define NGX_OTEL_JSON_KEY            "{\"key\":"
@@ -63,6 +64,8 @@
 #define NGX_OTEL_JSON_SPAN_END       "}}"
 
 
+static size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
+static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
 static size_t ngx_otel_json_str_size(ngx_str_t *s);
 static u_char *ngx_otel_json_str(u_char *p, u_char *s, size_t len);
 static size_t ngx_otel_json_utf8_len(u_char *p, u_char *last);
@@ -70,8 +73,6 @@ static u_char *ngx_otel_json_hex(u_char *p, u_char *id, size_t len);
 static u_char *ngx_otel_json_uint(u_char *p, uint64_t n);
 static u_char *ngx_otel_json_int(u_char *p, int64_t n);
 static ngx_uint_t ngx_otel_json_is_zero(u_char *id, size_t len);
-static size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
-static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
 
 
 static u_char  ngx_otel_json_hex_digits[] = "0123456789abcdef";

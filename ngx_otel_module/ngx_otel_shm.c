@@ -344,5 +344,9 @@ ngx_otel_shm_counters(ngx_otel_zone_ctx_t *ctx, ngx_otel_counters_t *counters)
 
     *counters = ctx->sh->counters;
 
+    counters->pending = ctx->sh->pending;
+    counters->zone_used = ctx->sh->tail - ctx->sh->head;
+    counters->zone_size = ctx->sh->size;
+
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }

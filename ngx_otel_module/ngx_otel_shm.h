@@ -24,6 +24,11 @@ typedef struct {
     uint64_t                    requests;     /* export requests sent */
     uint64_t                    failed;       /* export requests failed */
     uint64_t                    retried;      /* export requests retried */
+
+    /* a snapshot of the queue, filled by ngx_otel_shm_counters() */
+    uint64_t                    pending;      /* queued, not yet claimed */
+    uint64_t                    zone_used;    /* bytes */
+    uint64_t                    zone_size;    /* bytes */
 } ngx_otel_counters_t;
 
 

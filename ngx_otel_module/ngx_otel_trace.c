@@ -143,6 +143,12 @@ ngx_otel_random_init(ngx_log_t *log)
 }
 
 
+/*
+ * Seeds the generator from the kernel.  With log == NULL it is the silent
+ * variant for ngx_otel_random_reseed(): it neither logs nor waits for the
+ * kernel's pool to be initialized.
+ */
+
 static ngx_int_t
 ngx_otel_random_seed(ngx_log_t *log)
 {
@@ -910,7 +916,7 @@ ngx_otel_tracestate_combine(ngx_str_t *lines, ngx_uint_t n, u_char *buf)
                 }
             }
 
-            /* with the separating comma */
+            /* size counts a comma after each member, the last one too */
             size += m[nm].len + 1;
             nm++;
         }

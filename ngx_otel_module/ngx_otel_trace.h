@@ -48,8 +48,11 @@ typedef struct {
 
 
 /*
- * A per-process generator seeded from the kernel; not cryptographic, but
- * never rand() and never shared between workers.
+ * A per-process generator (xoshiro256**) seeded from the kernel; not
+ * cryptographic, but never rand() and never shared between workers.  Call
+ * ngx_otel_random_init() in each worker; a process that did not (or that
+ * was forked after it: ngx_pid differs) reseeds itself silently on its
+ * first id.  Ids are never all zero.
  */
 ngx_int_t ngx_otel_random_init(ngx_log_t *log);
 void ngx_otel_trace_id_generate(u_char *id);
