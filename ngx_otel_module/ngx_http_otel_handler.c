@@ -172,11 +172,17 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (ctx->decided) {
+    /* after an internal redirect both are kept: one trace, one decision */
+
+    if (!ctx->decided) {
+        ngx_http_otel_decide(r, ctx);
+    }
+
+    if (ctx->injected) {
         return NGX_DECLINED;
     }
 
-    ngx_http_otel_decide(r, ctx);
+    ctx->injected = 1;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 

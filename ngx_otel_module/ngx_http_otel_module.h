@@ -101,6 +101,7 @@ typedef struct {
     unsigned                    debug:1;
     unsigned                    initialized:1;
     unsigned                    decided:1;
+    unsigned                    injected:1;
     unsigned                    traced:1;
     unsigned                    ended:1;
 } ngx_http_otel_ctx_t;
