@@ -1034,7 +1034,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     ngx_str_t                   s, method;
     ngx_int_t                   port;
     ngx_uint_t                  i;
-    ngx_otel_attr_t            *a, *end;
+    ngx_otel_attr_t            *a, *end, *known;
     ngx_connection_t           *c;
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_otel_loc_conf_t   *olcf;
@@ -1229,8 +1229,27 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
             continue;
         }
 
-        a->key = sa[i].name;
-        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_CUSTOM, s);
+        if (sa[i].id == NGX_OTEL_ATTR_CUSTOM) {
+            a->key = sa[i].name;
+            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_CUSTOM, s);
+            continue;
+        }
+
+        /* an attribute of ours, named in otel_span_attr: replace ours */
+
+        for (known = attrs; known < a; known++) {
+            if (known->id == sa[i].id) {
+                break;
+            }
+        }
+
+        if (known < a) {
+            known->type = NGX_OTEL_ATTR_STRING;
+            known->str = s;
+
+        } else {
+            ngx_http_otel_attr_str(a, sa[i].id, s);
+        }
     }
 
     return a - attrs;

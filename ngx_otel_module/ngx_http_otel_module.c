@@ -32,6 +32,8 @@ static char *ngx_http_otel_exporter_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_otel_exporter_trusted_certificate(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_otel_exporter_bounds(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_http_otel_exporter_finish(ngx_conf_t *cf,
     ngx_otel_exporter_conf_t *ecf);
 static char *ngx_http_otel_exporter_url(ngx_conf_t *cf,
@@ -59,8 +61,8 @@ static ngx_int_t ngx_http_otel_env_list(ngx_conf_t *cf, const char *name,
     ngx_array_t *list);
 static ngx_int_t ngx_http_otel_keyval_find(ngx_array_t *list,
     ngx_str_t *key, ngx_uint_t caseless);
-static ngx_int_t ngx_http_otel_keyval_push(ngx_array_t *list,
-    const char *key, ngx_str_t *value);
+static ngx_int_t ngx_http_otel_keyval_add(ngx_array_t *list,
+    ngx_str_t *key, ngx_str_t *value);
 
 static ngx_int_t ngx_http_otel_init_process(ngx_cycle_t *cycle);
 static void ngx_http_otel_exit_process(ngx_cycle_t *cycle);
@@ -113,12 +115,12 @@ static ngx_conf_enum_t  ngx_http_otel_compression_values[] = {
 
 
 static ngx_conf_num_bounds_t  ngx_http_otel_batch_size_bounds = {
-    ngx_conf_check_num_bounds, 1, 65536
+    ngx_http_otel_exporter_bounds, 1, 65536
 };
 
 
 static ngx_conf_num_bounds_t  ngx_http_otel_batch_count_bounds = {
-    ngx_conf_check_num_bounds, 1, 1024
+    ngx_http_otel_exporter_bounds, 1, 1024
 };
 
 
@@ -646,14 +648,17 @@ ngx_http_otel_exporter_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (value[1].len == 0) {
-        return "is empty";
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"header\" name \"\" in "
+                           "\"otel_exporter\"");
+        return NGX_CONF_ERROR;
     }
 
     for (p = value[1].data; p < value[1].data + value[1].len; p++) {
         if (*p <= ' ' || *p >= 0x7f || *p == ':') {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid header name \"%V\" in \"header\" "
-                               "of \"otel_exporter\"", &value[1]);
+                               "invalid \"header\" name \"%V\" in "
+                               "\"otel_exporter\"", &value[1]);
             return NGX_CONF_ERROR;
         }
     }
@@ -724,6 +729,31 @@ ngx_http_otel_exporter_trusted_certificate(ngx_conf_t *cf,
 }
 
 
+/* ngx_conf_check_num_bounds() would not name the directive nor the value */
+
+static char *
+ngx_http_otel_exporter_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t  *bounds = post;
+    ngx_int_t              *np = data;
+
+    ngx_str_t  *value;
+
+    if (*np >= bounds->low && *np <= bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"%V\" value \"%V\" in \"otel_exporter\": "
+                       "must be between %i and %i",
+                       &value[0], &value[1], bounds->low, bounds->high);
+
+    return NGX_CONF_ERROR;
+}
+
+
 static char *
 ngx_http_otel_exporter_finish(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
 {
@@ -770,7 +800,7 @@ ngx_http_otel_exporter_finish(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
         return NGX_CONF_ERROR;
     }
 
-    if (ecf->endpoint.len > 5
+    if (ecf->endpoint.len >= 5
         && ngx_strncmp(ecf->endpoint.data, "file:", 5) == 0)
     {
         name.len = ecf->endpoint.len - 5;
@@ -853,8 +883,12 @@ ngx_http_otel_exporter_url(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
     } else if (ngx_strlchr(p, last, '/') != NULL
                || ngx_strlchr(p, last, ':') == NULL)
     {
-        /* another scheme, or a bare host without a port */
-        goto invalid;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"endpoint\" value \"%V\" in "
+                           "\"otel_exporter\": expected host:port, "
+                           "http://host:port[/path], https://... or file:path",
+                           &ecf->endpoint);
+        return NGX_CONF_ERROR;
 
     } else {
         skip = 0;
@@ -1085,13 +1119,6 @@ ngx_http_otel_propagators(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (cf->args->nelts - 1 > NGX_HTTP_OTEL_PROP_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "too many values in \"%V\" directive",
-                           &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
     for (i = 1; i < cf->args->nelts; i++) {
 
         if (ngx_http_otel_conf_enum(cf, &value[i],
@@ -1108,6 +1135,15 @@ ngx_http_otel_propagators(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                    "directive", &value[i], &cmd->name);
                 return NGX_CONF_ERROR;
             }
+        }
+
+        /* unreachable without a duplicate, kept as the array's guard */
+
+        if (i > NGX_HTTP_OTEL_PROP_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "too many values in \"%V\" directive",
+                               &cmd->name);
+            return NGX_CONF_ERROR;
         }
 
         olcf->propagators[i - 1] = p;
@@ -1209,6 +1245,7 @@ ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_otel_loc_conf_t *olcf = conf;
 
     ngx_str_t                          *value;
+    ngx_uint_t                          i;
     ngx_http_otel_span_attr_t          *attr;
     ngx_http_compile_complex_value_t    ccv;
 
@@ -1229,12 +1266,46 @@ ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    attr = ngx_array_push(olcf->span_attrs);
-    if (attr == NULL) {
-        return NGX_CONF_ERROR;
+    /* a span has unique keys: a repeated name replaces the earlier value */
+
+    attr = olcf->span_attrs->elts;
+
+    for (i = 0; i < olcf->span_attrs->nelts; i++) {
+        if (attr[i].name.len == value[1].len
+            && ngx_strncmp(attr[i].name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (i < olcf->span_attrs->nelts) {
+        attr = &attr[i];
+
+    } else {
+        attr = ngx_array_push(olcf->span_attrs);
+        if (attr == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     attr->name = value[1];
+
+    /* and a name the module sets itself overrides the module's value */
+
+    for (attr->id = 0; attr->id < NGX_OTEL_ATTR_KNOWN; attr->id++) {
+        if (ngx_otel_attr_names[attr->id].len == value[1].len
+            && ngx_strncmp(ngx_otel_attr_names[attr->id].data, value[1].data,
+                           value[1].len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (attr->id == NGX_OTEL_ATTR_KNOWN) {
+        attr->id = NGX_OTEL_ATTR_CUSTOM;
+    }
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
@@ -1286,7 +1357,7 @@ ngx_http_otel_resource(ngx_conf_t *cf, ngx_http_otel_main_conf_t *omcf)
 {
     char          *env;
     ngx_int_t      n;
-    ngx_str_t      name, version, sdk;
+    ngx_str_t      key, name, version, sdk;
     ngx_uint_t     i;
     ngx_array_t   *res, envattrs;
     ngx_keyval_t  *kv;
@@ -1308,7 +1379,22 @@ ngx_http_otel_resource(ngx_conf_t *cf, ngx_http_otel_main_conf_t *omcf)
         return NGX_ERROR;
     }
 
+    /*
+     * service.name: otel_service_name, otel_resource_attr service.name,
+     * OTEL_SERVICE_NAME, service.name in OTEL_RESOURCE_ATTRIBUTES, default
+     */
+
+    ngx_str_set(&key, "service.name");
+
     name = omcf->service_name;
+
+    if (name.data == NULL) {
+        n = ngx_http_otel_keyval_find(omcf->resource_attrs, &key, 0);
+
+        if (n != NGX_ERROR) {
+            name = ((ngx_keyval_t *) omcf->resource_attrs->elts)[n].value;
+        }
+    }
 
     if (name.data == NULL) {
         env = getenv("OTEL_SERVICE_NAME");
@@ -1316,67 +1402,61 @@ ngx_http_otel_resource(ngx_conf_t *cf, ngx_http_otel_main_conf_t *omcf)
         if (env != NULL && *env != '\0') {
             name.data = (u_char *) env;
             name.len = ngx_strlen(env);
-
-        } else {
-            ngx_str_set(&name, "service.name");
-            n = ngx_http_otel_keyval_find(&envattrs, &name, 0);
-
-            if (n != NGX_ERROR) {
-                kv = envattrs.elts;
-                name = kv[n].value;
-
-            } else {
-                ngx_str_set(&name, NGX_HTTP_OTEL_DEFAULT_SERVICE_NAME);
-            }
         }
     }
 
-    if (ngx_http_otel_keyval_push(res, "service.name", &name) != NGX_OK) {
+    if (name.data == NULL) {
+        n = ngx_http_otel_keyval_find(&envattrs, &key, 0);
+
+        if (n != NGX_ERROR) {
+            name = ((ngx_keyval_t *) envattrs.elts)[n].value;
+
+        } else {
+            ngx_str_set(&name, NGX_HTTP_OTEL_DEFAULT_SERVICE_NAME);
+        }
+    }
+
+    if (ngx_http_otel_keyval_add(res, &key, &name) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    /* then directives, our own telemetry.sdk.*, the environment: the first
+     * of a key wins, so that the resource has no duplicate keys */
 
     if (omcf->resource_attrs) {
         kv = omcf->resource_attrs->elts;
 
         for (i = 0; i < omcf->resource_attrs->nelts; i++) {
-            if (ngx_http_otel_keyval_find(res, &kv[i].key, 0)
-                != NGX_ERROR)
+            if (ngx_http_otel_keyval_add(res, &kv[i].key, &kv[i].value)
+                != NGX_OK)
             {
-                continue;
-            }
-
-            if (ngx_array_push(res) == NULL) {
                 return NGX_ERROR;
             }
-
-            ((ngx_keyval_t *) res->elts)[res->nelts - 1] = kv[i];
         }
+    }
+
+    ngx_str_set(&key, "telemetry.sdk.name");
+    ngx_str_set(&sdk, "ngx_otel_module");
+
+    if (ngx_http_otel_keyval_add(res, &key, &sdk) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&key, "telemetry.sdk.version");
+    ngx_str_set(&version, NGX_OTEL_VERSION);
+
+    if (ngx_http_otel_keyval_add(res, &key, &version) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     kv = envattrs.elts;
 
     for (i = 0; i < envattrs.nelts; i++) {
-        if (ngx_http_otel_keyval_find(res, &kv[i].key, 0)
-            != NGX_ERROR)
+        if (ngx_http_otel_keyval_add(res, &kv[i].key, &kv[i].value)
+            != NGX_OK)
         {
-            continue;
-        }
-
-        if (ngx_array_push(res) == NULL) {
             return NGX_ERROR;
         }
-
-        ((ngx_keyval_t *) res->elts)[res->nelts - 1] = kv[i];
-    }
-
-    ngx_str_set(&sdk, "ngx_otel_module");
-    ngx_str_set(&version, NGX_OTEL_VERSION);
-
-    if (ngx_http_otel_keyval_push(res, "telemetry.sdk.name", &sdk) != NGX_OK
-        || ngx_http_otel_keyval_push(res, "telemetry.sdk.version", &version)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
     }
 
     omcf->exporter->resource = res;
@@ -1581,18 +1661,20 @@ ngx_http_otel_keyval_find(ngx_array_t *list, ngx_str_t *key,
 
 
 static ngx_int_t
-ngx_http_otel_keyval_push(ngx_array_t *list, const char *key,
-    ngx_str_t *value)
+ngx_http_otel_keyval_add(ngx_array_t *list, ngx_str_t *key, ngx_str_t *value)
 {
     ngx_keyval_t  *kv;
+
+    if (ngx_http_otel_keyval_find(list, key, 0) != NGX_ERROR) {
+        return NGX_OK;
+    }
 
     kv = ngx_array_push(list);
     if (kv == NULL) {
         return NGX_ERROR;
     }
 
-    kv->key.data = (u_char *) key;
-    kv->key.len = ngx_strlen(key);
+    kv->key = *key;
     kv->value = *value;
 
     return NGX_OK;

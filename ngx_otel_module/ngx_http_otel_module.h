@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_otel_trace.h"
+#include "ngx_otel_span.h"
 #include "ngx_otel_exporter.h"
 #include "ngx_otel_version.h"
 
@@ -46,6 +47,7 @@
 
 typedef struct {
     ngx_str_t                   name;
+    ngx_uint_t                  id;          /* ngx_otel_attr_id_e */
     ngx_http_complex_value_t    value;
 } ngx_http_otel_span_attr_t;
 
