@@ -464,7 +464,7 @@ ngx_http_otel_extract(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
 
             /* the single header wins when both forms of B3 are present */
 
-            if (hs->count[NGX_HTTP_OTEL_H_B3]
+            if (hs->count[NGX_HTTP_OTEL_H_B3] == 1
                 && ngx_otel_b3_parse(hs->first[NGX_HTTP_OTEL_H_B3]->value.data,
                                      hs->first[NGX_HTTP_OTEL_H_B3]->value.len,
                                      &parent)
@@ -509,8 +509,11 @@ ngx_http_otel_extract(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
     ngx_memcpy(ctx->trace_id, parent.trace_id, NGX_OTEL_TRACE_ID_LEN);
     ngx_memcpy(ctx->parent_id, parent.span_id, NGX_OTEL_SPAN_ID_LEN);
 
+    /* more lines than we keep: no partial tracestate is passed on */
+
     if (olcf->propagators[i] != NGX_HTTP_OTEL_PROP_TRACECONTEXT
-        || hs->ntracestate == 0)
+        || hs->ntracestate == 0
+        || hs->count[NGX_HTTP_OTEL_H_TRACESTATE] > hs->ntracestate)
     {
         return;
     }
@@ -577,9 +580,7 @@ ngx_http_otel_decide(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
 static ngx_uint_t
 ngx_http_otel_sample(ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf)
 {
-    if (ctx->debug) {
-        return 1;
-    }
+    /* B3 debug marks the parent sampled; the sampler still decides */
 
     switch (olcf->sampler) {
 
@@ -619,7 +620,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
     ngx_http_otel_loc_conf_t *olcf)
 {
     u_char                   *p;
-    ngx_uint_t                i, sampled;
+    ngx_uint_t                i, b3, sampled;
     ngx_uint_t                remove[NGX_HTTP_OTEL_H_MAX];
     ngx_http_otel_headers_t   hs;
 
@@ -655,24 +656,33 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
         }
     }
 
-    /* only headers of the formats we inject are touched */
+    /*
+     * Only headers of the formats we inject are touched; B3 is one format
+     * in two forms, and the form we do not send would contradict the one
+     * we send, so it goes too.
+     */
+
+    b3 = ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3)
+         || ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3MULTI);
 
     for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
-        if (!remove[i]) {
-            continue;
-        }
 
         if (i <= NGX_HTTP_OTEL_H_TRACESTATE) {
-            remove[i] = ngx_http_otel_prop_listed(olcf,
-                                            NGX_HTTP_OTEL_PROP_TRACECONTEXT);
+            remove[i] = remove[i]
+                        && ngx_http_otel_prop_listed(olcf,
+                                              NGX_HTTP_OTEL_PROP_TRACECONTEXT);
 
         } else if (i == NGX_HTTP_OTEL_H_B3) {
-            remove[i] = ngx_http_otel_prop_listed(olcf,
-                                                  NGX_HTTP_OTEL_PROP_B3);
+            remove[i] = b3 && hs.count[i]
+                        && (remove[i]
+                            || !ngx_http_otel_prop_listed(olcf,
+                                                    NGX_HTTP_OTEL_PROP_B3));
 
         } else {
-            remove[i] = ngx_http_otel_prop_listed(olcf,
-                                                  NGX_HTTP_OTEL_PROP_B3MULTI);
+            remove[i] = b3 && hs.count[i]
+                        && (remove[i]
+                            || !ngx_http_otel_prop_listed(olcf,
+                                               NGX_HTTP_OTEL_PROP_B3MULTI));
         }
     }
 
@@ -852,7 +862,7 @@ ngx_http_otel_remove_headers(ngx_http_request_t *r,
     ngx_http_otel_headers_t *hs, ngx_uint_t *remove)
 {
     ngx_uint_t        i, id, any;
-    ngx_list_t        headers;
+    ngx_list_t        old;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
 
@@ -866,13 +876,18 @@ ngx_http_otel_remove_headers(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+    /* the old parts stay in the pool: known headers still point there */
+
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, old.nalloc,
+                      sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    part = &r->headers_in.headers.part;
+    part = &old.part;
     h = part->elts;
 
     for (i = 0; /* void */; i++) {
@@ -902,7 +917,7 @@ ngx_http_otel_remove_headers(ngx_http_request_t *r,
             continue;
         }
 
-        nh = ngx_list_push(&headers);
+        nh = ngx_list_push(&r->headers_in.headers);
         if (nh == NULL) {
             return NGX_ERROR;
         }
@@ -910,19 +925,7 @@ ngx_http_otel_remove_headers(ngx_http_request_t *r,
         *nh = h[i];
     }
 
-    r->headers_in.headers = headers;
-
-    for (id = 0; id < NGX_HTTP_OTEL_H_MAX; id++) {
-        if (remove[id]) {
-            hs->first[id] = NULL;
-            hs->count[id] = 0;
-
-        } else if (hs->first[id]) {
-            /* the rebuilt list holds a copy: find it again when needed */
-            hs->first[id] = NULL;
-            hs->count[id] = 0;
-        }
-    }
+    /* the rebuilt list holds copies: find what is left there again */
 
     ngx_http_otel_scan_headers(r, hs);
 

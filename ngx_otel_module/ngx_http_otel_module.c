@@ -561,8 +561,8 @@ ngx_http_otel_exporter_block(ngx_conf_t *cf, ngx_command_t *dummy,
     void *conf)
 {
     char           *rv;
-    ngx_uint_t      argc;
     ngx_str_t      *value;
+    ngx_uint_t      argc, *np;
     ngx_command_t  *cmd;
 
     value = cf->args->elts;
@@ -586,15 +586,23 @@ ngx_http_otel_exporter_block(ngx_conf_t *cf, ngx_command_t *dummy,
         }
 
         if (cmd->set == NULL) {
-            return ngx_http_otel_conf_enum(cf, &value[1], cmd->post,
-                                           (ngx_uint_t *) ((char *) conf
-                                                           + cmd->offset));
+            np = (ngx_uint_t *) ((char *) conf + cmd->offset);
+
+            if (*np != NGX_CONF_UNSET_UINT) {
+                goto duplicate;
+            }
+
+            return ngx_http_otel_conf_enum(cf, &value[1], cmd->post, np);
         }
 
         rv = cmd->set(cf, cmd, conf);
 
         if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
             return rv;
+        }
+
+        if (ngx_strcmp(rv, "is duplicate") == 0) {
+            goto duplicate;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -607,6 +615,14 @@ ngx_http_otel_exporter_block(ngx_conf_t *cf, ngx_command_t *dummy,
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "unknown directive \"%V\" in \"otel_exporter\"",
                        &value[0]);
+
+    return NGX_CONF_ERROR;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" \"%V\" is duplicate in \"otel_exporter\"",
+                       &value[0], &value[argc]);
 
     return NGX_CONF_ERROR;
 }
