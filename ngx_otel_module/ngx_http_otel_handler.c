@@ -450,19 +450,13 @@ ngx_http_otel_extract(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
 
             break;
 
-        case NGX_HTTP_OTEL_PROP_B3:
+        default: /* NGX_HTTP_OTEL_PROP_B3, NGX_HTTP_OTEL_PROP_B3MULTI */
 
-            if (hs->count[NGX_HTTP_OTEL_H_B3] == 1) {
-                rc = ngx_otel_b3_parse(hs->first[NGX_HTTP_OTEL_H_B3]->value.data,
-                                       hs->first[NGX_HTTP_OTEL_H_B3]->value.len,
-                                       &parent);
-            }
-
-            break;
-
-        default: /* NGX_HTTP_OTEL_PROP_B3MULTI */
-
-            /* the single header wins when both forms of B3 are present */
+            /*
+             * As in the OpenTelemetry SDKs, both B3 propagators read both
+             * forms and differ only in what they send; the single header
+             * wins when both forms are present.
+             */
 
             if (hs->count[NGX_HTTP_OTEL_H_B3] == 1
                 && ngx_otel_b3_parse(hs->first[NGX_HTTP_OTEL_H_B3]->value.data,
