@@ -65,6 +65,7 @@ static ngx_uint_t ngx_http_otel_span_attrs(ngx_http_request_t *r,
     ngx_otel_attr_t *attrs, ngx_uint_t status);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
     ngx_http_otel_loc_conf_t *olcf, ngx_str_t *name);
+static ngx_uint_t ngx_http_otel_method_known(ngx_http_request_t *r);
 static uint64_t ngx_http_otel_now(void);
 
 
@@ -941,11 +942,9 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
-    status = r->headers_out.status;
+    /* 444, 499, a timed out body: the request ends without a response */
 
-    if (status == NGX_HTTP_CLOSE) {
-        status = 0;
-    }
+    status = r->header_sent ? r->headers_out.status : 0;
 
     ngx_memcpy(span.trace_id, ctx->trace_id, NGX_OTEL_TRACE_ID_LEN);
     ngx_memcpy(span.span_id, ctx->span_id, NGX_OTEL_SPAN_ID_LEN);
@@ -985,6 +984,7 @@ ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
     ngx_str_t *name)
 {
     u_char                    *p;
+    ngx_str_t                  method;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (olcf->span_name
@@ -994,24 +994,51 @@ ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
         return;
     }
 
+    /* "HTTP" stands for a method that is unknown or was never read */
+
+    if (ngx_http_otel_method_known(r)) {
+        method = r->method_name;
+
+    } else {
+        ngx_str_set(&method, "HTTP");
+    }
+
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (clcf->name.len == 0 || r->method_name.len == 0) {
-        *name = r->method_name.len ? r->method_name : clcf->name;
+    if (clcf->name.len == 0) {
+        *name = method;
         return;
     }
 
-    p = ngx_pnalloc(r->pool, r->method_name.len + 1 + clcf->name.len);
+    p = ngx_pnalloc(r->pool, method.len + 1 + clcf->name.len);
     if (p == NULL) {
-        *name = r->method_name;
+        *name = method;
         return;
     }
 
     name->data = p;
-    p = ngx_cpymem(p, r->method_name.data, r->method_name.len);
+    p = ngx_cpymem(p, method.data, method.len);
     *p++ = ' ';
     p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
     name->len = p - name->data;
+}
+
+
+static ngx_uint_t
+ngx_http_otel_method_known(ngx_http_request_t *r)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; ngx_http_otel_methods[i].len; i++) {
+        if (r->method_name.len == ngx_http_otel_methods[i].len
+            && ngx_strncmp(r->method_name.data, ngx_http_otel_methods[i].data,
+                           r->method_name.len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -1043,16 +1070,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     method = r->method_name;
 
     if (method.len) {
-        for (i = 0; ngx_http_otel_methods[i].len; i++) {
-            if (method.len == ngx_http_otel_methods[i].len
-                && ngx_strncmp(method.data, ngx_http_otel_methods[i].data,
-                               method.len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (ngx_http_otel_methods[i].len) {
+        if (ngx_http_otel_method_known(r)) {
             ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
                                    method);
 
@@ -1188,9 +1206,21 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
                                r->headers_in.user_agent->value);
     }
 
-    if (r->headers_in.content_length_n > 0) {
+    /* a discarded body counts down content_length_n: read the header */
+
+    body = -1;
+
+    if (r->headers_in.content_length) {
+        body = ngx_atoof(r->headers_in.content_length->value.data,
+                         r->headers_in.content_length->value.len);
+
+    } else if (r->headers_in.chunked) {
+        body = r->headers_in.content_length_n;
+    }
+
+    if (body > 0) {
         ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_HTTP_REQUEST_BODY_SIZE,
-                               (int64_t) r->headers_in.content_length_n);
+                               (int64_t) body);
     }
 
     body = c->sent - r->header_size;

@@ -24,6 +24,7 @@
 
 
 static size_t ngx_otel_span_attr_size(ngx_otel_attr_t *attr);
+static size_t ngx_otel_span_cut(ngx_str_t *s, size_t max);
 
 
 ngx_str_t  ngx_otel_attr_names[] = {
@@ -55,7 +56,7 @@ ngx_otel_span_record_size(ngx_otel_span_t *span)
     ngx_uint_t  i;
 
     size = sizeof(ngx_otel_span_record_t)
-           + ngx_min(span->name.len, NGX_OTEL_SPAN_NAME_MAX_LEN)
+           + ngx_otel_span_cut(&span->name, NGX_OTEL_SPAN_NAME_MAX_LEN)
            + ngx_min(span->tracestate.len, NGX_OTEL_TRACESTATE_MAX_LEN);
 
     for (i = 0; i < span->nattrs && i < NGX_OTEL_SPAN_MAX_ATTRS; i++) {
@@ -74,14 +75,36 @@ ngx_otel_span_attr_size(ngx_otel_attr_t *attr)
     size = 2;
 
     if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-        size += 1 + ngx_min(attr->key.len, NGX_OTEL_ATTR_KEY_MAX_LEN);
+        size += 1 + ngx_otel_span_cut(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
     }
 
     if (attr->type == NGX_OTEL_ATTR_INT) {
         return size + sizeof(int64_t);
     }
 
-    return size + 2 + ngx_min(attr->str.len, NGX_OTEL_ATTR_VALUE_MAX_LEN);
+    return size + 2 + ngx_otel_span_cut(&attr->str,
+                                        NGX_OTEL_ATTR_VALUE_MAX_LEN);
+}
+
+
+/* a long string is cut before a UTF-8 character, not inside one */
+
+static size_t
+ngx_otel_span_cut(ngx_str_t *s, size_t max)
+{
+    size_t  len;
+
+    if (s->len <= max) {
+        return s->len;
+    }
+
+    len = max;
+
+    while (len > max - 4 && (s->data[len] & 0xc0) == 0x80) {
+        len--;
+    }
+
+    return len;
 }
 
 
@@ -106,8 +129,8 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     ngx_memcpy(rec->parent_id, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
     rec->start = span->start;
     rec->end = span->end;
-    rec->name_len = (uint16_t) ngx_min(span->name.len,
-                                       NGX_OTEL_SPAN_NAME_MAX_LEN);
+    rec->name_len = (uint16_t) ngx_otel_span_cut(&span->name,
+                                                 NGX_OTEL_SPAN_NAME_MAX_LEN);
     rec->tracestate_len = (uint16_t) ngx_min(span->tracestate.len,
                                              NGX_OTEL_TRACESTATE_MAX_LEN);
     rec->nattrs = (uint16_t) n;
@@ -124,7 +147,7 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
         *p++ = (u_char) attr->type;
 
         if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-            len = ngx_min(attr->key.len, NGX_OTEL_ATTR_KEY_MAX_LEN);
+            len = ngx_otel_span_cut(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
             *p++ = (u_char) len;
             p = ngx_cpymem(p, attr->key.data, len);
         }
@@ -134,8 +157,8 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
             continue;
         }
 
-        len16 = (uint16_t) ngx_min(attr->str.len,
-                                   NGX_OTEL_ATTR_VALUE_MAX_LEN);
+        len16 = (uint16_t) ngx_otel_span_cut(&attr->str,
+                                             NGX_OTEL_ATTR_VALUE_MAX_LEN);
         p = ngx_cpymem(p, &len16, sizeof(uint16_t));
         p = ngx_cpymem(p, attr->str.data, len16);
     }
