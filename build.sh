@@ -145,7 +145,10 @@ cmd_build() {
         || { grep -E 'error|warning' "$build/make.log" | head -40;
              tail -20 "$build/make.log"; exit 1; }
 
-    cp "$build/nginx/objs/ngx_http_otel_module.so" "$build/ngx_otel_module.so"
+    # a new file renamed into place: an nginx that has the old one loaded
+    # keeps its mapping instead of crashing on a file rewritten under it
+    cp "$build/nginx/objs/ngx_http_otel_module.so" "$build/ngx_otel_module.so.new"
+    mv -f "$build/ngx_otel_module.so.new" "$build/ngx_otel_module.so"
     log "built $build/ngx_otel_module.so"
 }
 

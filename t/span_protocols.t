@@ -97,10 +97,20 @@ http {
         location /err {
             return 200 "custom error\n";
         }
+
+        location /echo {
+            proxy_pass http://127.0.0.1:8082/tp;
+        }
+
+        location /tp {
+            otel_trace off;
+            otel_trace_context ignore;
+            return 200 "tp=$http_traceparent\n";
+        }
     }
 EOF
 
-$t->run()->plan(42);
+$t->run()->plan(44);
 
 ###############################################################################
 
@@ -264,5 +274,17 @@ is_deeply({ map { $_->{attrs}{'url.path'}
 is(scalar(grep { $_->{attrs}{'network.peer.port'}
 	== $p[0]{attrs}{'network.peer.port'} } @p), 3,
 	'pipelined: one connection');
+
+# HTTP/0.9 has no header list: the context is still sent upstream
+
+my $tp = http("GET /echo\r\n", socket => '127.0.0.1:' . port(8082));
+like($tp, qr/^tp=00-[0-9a-f]{32}-[0-9a-f]{16}-0[13]$/,
+	'http/0.9 propagated');
+
+@spans = wait_spans($t, $n + 4);
+my ($echo) = grep { ($_->{attrs}{'url.path'} // '') eq '/echo' } @spans;
+
+like($tp, qr/^tp=00-\Q$echo->{traceId}-$echo->{spanId}\E-0[13]$/,
+	'http/0.9 propagated: the ids of the span');
 
 ###############################################################################
