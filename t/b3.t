@@ -12,8 +12,6 @@ use strict;
 
 use Test::More;
 
-use IO::Socket::INET;
-use Socket qw/ CRLF /;
 
 BEGIN { use FindBin; chdir($FindBin::Bin); }
 
@@ -148,7 +146,7 @@ my @malformed_multi = (
 		'X-B3-Sampled: yes' ] ],
 );
 
-$t->run_daemon(\&raw_daemon, port(8082));
+$t->run_daemon(\&header_daemon, port(8082));
 $t->run()->plan(61 + 2 * @malformed + @malformed_multi);
 
 $t->waitforsocket('127.0.0.1:' . port(8082))
@@ -158,8 +156,8 @@ $t->waitforsocket('127.0.0.1:' . port(8082))
 
 # the single header
 
-my $r = get('/b3/sampled', "b3: $tid-$sid-1");
-my $s = span('/b3/sampled');
+my $r = get_with('/b3/sampled', "b3: $tid-$sid-1");
+my $s = span_of($t, '/b3/sampled');
 
 like($r, qr/^HTTP\/1\.1 200 /, 'b3: served');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid", 'b3: extracted');
@@ -169,21 +167,21 @@ is_deeply(headers($r, 'traceparent'), [], 'b3: no traceparent made up');
 is_deeply([ grep { /^x-b3-/ } names($r) ], [],
 	'b3: no multiple headers made up');
 
-$r = get('/b3/unsampled', "b3: $tid-$sid-0");
-$s = span('/b3/unsampled');
+$r = get_with('/b3/unsampled', "b3: $tid-$sid-0");
+$s = span_of($t, '/b3/unsampled');
 is($s->{parentSpanId}, $sid, 'b3 0, always_on: span exported');
 is(header($r, 'b3'), "$tid-$s->{spanId}-1", 'b3 0, always_on: sampled');
 
-$r = get('/b3pb/unsampled', "b3: $tid-$sid-0");
+$r = get_with('/b3pb/unsampled', "b3: $tid-$sid-0");
 like(header($r, 'b3'), qr/^$tid-(?!$sid)[0-9a-f]{16}-0$/,
 	'b3 0, parent-based: unsampled upstream');
 
-$r = get('/b3pb/sampled', "b3: $tid-$sid-1");
-$s = span('/b3pb/sampled');
+$r = get_with('/b3pb/sampled', "b3: $tid-$sid-1");
+$s = span_of($t, '/b3pb/sampled');
 is(header($r, 'b3'), "$tid-$s->{spanId}-1", 'b3 1, parent-based: sampled');
 
-$r = get('/b3pb/debug', "b3: $tid-$sid-d");
-$s = span('/b3pb/debug');
+$r = get_with('/b3pb/debug', "b3: $tid-$sid-d");
+$s = span_of($t, '/b3pb/debug');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'b3 debug: extracted, span exported');
 is(header($r, 'b3'), "$tid-$s->{spanId}-d", 'b3 debug: passed on as debug');
@@ -191,12 +189,12 @@ is(header($r, 'b3'), "$tid-$s->{spanId}-d", 'b3 debug: passed on as debug');
 # the decision deferred (no sampling state): the module treats it as an
 # unsampled parent, as @opentelemetry/propagator-b3 does
 
-$r = get('/b3pb/deferred', "b3: $tid-$sid");
+$r = get_with('/b3pb/deferred', "b3: $tid-$sid");
 like(header($r, 'b3'), qr/^$tid-(?!$sid)[0-9a-f]{16}-0$/,
 	'b3 deferred, parent-based: unsampled parent');
 
-$r = get('/b3/deferred', "b3: $tid-$sid");
-$s = span('/b3/deferred');
+$r = get_with('/b3/deferred', "b3: $tid-$sid");
+$s = span_of($t, '/b3/deferred');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'b3 deferred, always_on: extracted');
 is(header($r, 'b3'), "$tid-$s->{spanId}-1", 'b3 deferred, always_on: sampled');
@@ -206,27 +204,27 @@ ok(!(grep { $_->{attrs}{'url.path'} =~ m!^/b3pb/(unsampled|deferred)$! }
 
 # the parent span id, 4th field: checked, not the parent of our span
 
-$r = get('/b3/parent', "b3: $tid-$sid-1-$psid");
-$s = span('/b3/parent');
+$r = get_with('/b3/parent', "b3: $tid-$sid-1-$psid");
+$s = span_of($t, '/b3/parent');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'b3 with parent span id: extracted');
 is(header($r, 'b3'), "$tid-$s->{spanId}-1",
 	'b3 with parent span id: three fields out');
 
-$r = get('/b3/parent-deferred', "b3: $tid-$sid-$psid");
-is(span('/b3/parent-deferred')->{parentSpanId}, $sid,
+$r = get_with('/b3/parent-deferred', "b3: $tid-$sid-$psid");
+is(span_of($t, '/b3/parent-deferred')->{parentSpanId}, $sid,
 	'b3 with parent span id, no sampling state');
 
 # 64-bit trace ids are left-padded
 
-$r = get('/b3/short', "b3: $tid64-$sid-1");
-$s = span('/b3/short');
+$r = get_with('/b3/short', "b3: $tid64-$sid-1");
+$s = span_of($t, '/b3/short');
 is($s->{traceId}, '0' x 16 . $tid64, 'b3 64-bit: padded trace id in the span');
 is(header($r, 'b3'), '0' x 16 . "$tid64-$s->{spanId}-1",
 	'b3 64-bit: padded trace id upstream');
 
-$r = get('/b3/ows', "b3:  $tid-$sid-1 ");
-is(span('/b3/ows')->{traceId}, $tid, 'b3: white space around the value');
+$r = get_with('/b3/ows', "b3:  $tid-$sid-1 ");
+is(span_of($t, '/b3/ows')->{traceId}, $tid, 'b3: white space around the value');
 
 my $n = 0;
 
@@ -234,8 +232,8 @@ for my $case (@malformed) {
 	my ($name, $value) = @$case;
 	my $path = '/b3/malformed/' . $n++;
 
-	$r = get($path, "b3: $value");
-	$s = span($path);
+	$r = get_with($path, "b3: $value");
+	$s = span_of($t, $path);
 
 	ok($r =~ /^HTTP\/1\.1 200 / && $s->{traceId} =~ /^[0-9a-f]{32}$/
 		&& $s->{traceId} ne $tid && $s->{traceId} !~ /^0{16}/
@@ -247,8 +245,8 @@ for my $case (@malformed) {
 		"b3 $name: upstream gets the new trace");
 }
 
-$r = get('/b3/two', "b3: $tid-$sid-1", "b3: $tid-$sid-1");
-$s = span('/b3/two');
+$r = get_with('/b3/two', "b3: $tid-$sid-1", "b3: $tid-$sid-1");
+$s = span_of($t, '/b3/two');
 ok($s->{traceId} ne $tid && $s->{parentSpanId} eq '',
 	'two b3 lines: new trace');
 is_deeply(headers($r, 'b3'), [ "$s->{traceId}-$s->{spanId}-1" ],
@@ -258,71 +256,71 @@ is_deeply(headers($r, 'b3'), [ "$s->{traceId}-$s->{spanId}-1" ],
 
 # multiple headers
 
-$r = get('/multi/sampled', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
+$r = get_with('/multi/sampled', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	"X-B3-ParentSpanId: $psid", 'X-B3-Sampled: 1');
-$s = span('/multi/sampled');
+$s = span_of($t, '/multi/sampled');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid", 'multi: extracted');
 is(multi($r), "traceid=$tid spanid=$s->{spanId} sampled=1",
 	'multi: upstream gets ours, sampled, no parent span id');
 is_deeply(headers($r, 'b3'), [], 'multi: no single header made up');
 is_deeply(headers($r, 'traceparent'), [], 'multi: no traceparent made up');
 
-$r = get('/multi/names', "x-b3-traceid: $tid", "x-b3-spanid: $sid",
+$r = get_with('/multi/names', "x-b3-traceid: $tid", "x-b3-spanid: $sid",
 	'x-b3-sampled: 1');
-is(span('/multi/names')->{traceId}, $tid, 'multi: lowercase names');
+is(span_of($t, '/multi/names')->{traceId}, $tid, 'multi: lowercase names');
 
-$r = get('/multipb/unsampled', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
+$r = get_with('/multipb/unsampled', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	'X-B3-Sampled: 0');
 like(join(' ', map { header($r, $_) } qw/ x-b3-traceid x-b3-spanid
 	x-b3-sampled x-b3-flags /),
 	qr/^$tid (?!$sid)[0-9a-f]{16} 0 $/, 'multi 0, parent-based: unsampled');
 
-$r = get('/multipb/true', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
+$r = get_with('/multipb/true', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	'X-B3-Sampled: true');
-$s = span('/multipb/true');
+$s = span_of($t, '/multipb/true');
 is(header($r, 'x-b3-sampled'), '1', 'multi "true": sampled');
 
-$r = get('/multipb/false', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
+$r = get_with('/multipb/false', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	'X-B3-Sampled: false');
 is(header($r, 'x-b3-sampled'), '0', 'multi "false": unsampled');
 
-$r = get('/multipb/deferred', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid");
+$r = get_with('/multipb/deferred', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid");
 like(header($r, 'x-b3-traceid') . ' ' . header($r, 'x-b3-sampled'),
 	qr/^$tid 0$/, 'multi deferred, parent-based: unsampled parent');
 
-$r = get('/multi/debug', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
+$r = get_with('/multi/debug', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	'X-B3-Flags: 1');
-$s = span('/multi/debug');
+$s = span_of($t, '/multi/debug');
 is($s->{parentSpanId}, $sid, 'multi debug: extracted');
 is(multi($r), "traceid=$tid spanid=$s->{spanId} flags=1",
 	'multi debug: X-B3-Flags out, no X-B3-Sampled');
 
-$r = get('/multipb/debug', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
+$r = get_with('/multipb/debug', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	'X-B3-Sampled: 0', 'X-B3-Flags: 1');
-$s = span('/multipb/debug');
+$s = span_of($t, '/multipb/debug');
 is($s->{parentSpanId}, $sid, 'multi debug wins over X-B3-Sampled: 0');
 
-$r = get('/multi/debug-sampled', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
+$r = get_with('/multi/debug-sampled', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	'X-B3-Sampled: 1', 'X-B3-Flags: 1');
-$s = span('/multi/debug-sampled');
+$s = span_of($t, '/multi/debug-sampled');
 is(multi($r), "traceid=$tid spanid=$s->{spanId} flags=1",
 	'multi debug: the client\'s X-B3-Sampled removed');
 
-$r = get('/multi/not-debug', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
+$r = get_with('/multi/not-debug', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	'X-B3-Sampled: 1', 'X-B3-Flags: 0');
-$s = span('/multi/not-debug');
+$s = span_of($t, '/multi/not-debug');
 is(multi($r), "traceid=$tid spanid=$s->{spanId} sampled=1",
 	'multi, X-B3-Flags 0: the client\'s X-B3-Flags removed');
 
-$r = get('/multi/short', "X-B3-TraceId: $tid64", "X-B3-SpanId: $sid",
+$r = get_with('/multi/short', "X-B3-TraceId: $tid64", "X-B3-SpanId: $sid",
 	'X-B3-Sampled: 1');
-$s = span('/multi/short');
+$s = span_of($t, '/multi/short');
 is($s->{traceId}, '0' x 16 . $tid64, 'multi 64-bit: padded in the span');
 is(header($r, 'x-b3-traceid'), '0' x 16 . $tid64,
 	'multi 64-bit: padded upstream');
 
-$r = get('/multi/new');
-$s = span('/multi/new');
+$r = get_with('/multi/new');
+$s = span_of($t, '/multi/new');
 is(multi($r), "traceid=$s->{traceId} spanid=$s->{spanId} sampled=1",
 	'multi: new trace injected');
 
@@ -332,8 +330,8 @@ for my $case (@malformed_multi) {
 	my ($name, $lines) = @$case;
 	my $path = '/multi/malformed/' . $n++;
 
-	$r = get($path, @$lines);
-	$s = span($path);
+	$r = get_with($path, @$lines);
+	$s = span_of($t, $path);
 
 	is(multi($r) . ' ' . $s->{parentSpanId},
 		"traceid=$s->{traceId} spanid=$s->{spanId} sampled=1 ",
@@ -342,9 +340,9 @@ for my $case (@malformed_multi) {
 
 # both forms: the single header wins
 
-$r = get('/multi/both', "b3: $tid-$sid-1", "X-B3-TraceId: $w3c_tid",
+$r = get_with('/multi/both', "b3: $tid-$sid-1", "X-B3-TraceId: $w3c_tid",
 	"X-B3-SpanId: $w3c_sid", 'X-B3-Sampled: 1');
-$s = span('/multi/both');
+$s = span_of($t, '/multi/both');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'b3multi, both forms: single header wins');
 is(multi($r), "traceid=$tid spanid=$s->{spanId} sampled=1",
@@ -352,15 +350,15 @@ is(multi($r), "traceid=$tid spanid=$s->{spanId} sampled=1",
 is_deeply(headers($r, 'b3'), [],
 	'b3multi, both forms: the single header is not sent on');
 
-$r = get('/multi/both-bad', "b3: $tid-$sid-x", "X-B3-TraceId: $w3c_tid",
+$r = get_with('/multi/both-bad', "b3: $tid-$sid-x", "X-B3-TraceId: $w3c_tid",
 	"X-B3-SpanId: $w3c_sid", 'X-B3-Sampled: 1');
-$s = span('/multi/both-bad');
+$s = span_of($t, '/multi/both-bad');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$w3c_tid $w3c_sid",
 	'b3multi, invalid single header: multiple headers used');
 
-$r = get('/b3/both', "b3: $tid-$sid-1", "X-B3-TraceId: $w3c_tid",
+$r = get_with('/b3/both', "b3: $tid-$sid-1", "X-B3-TraceId: $w3c_tid",
 	"X-B3-SpanId: $w3c_sid", 'X-B3-Sampled: 0');
-$s = span('/b3/both');
+$s = span_of($t, '/b3/both');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'b3, both forms: single header wins');
 is(join(' ', map { header($r, $_) } qw/ x-b3-traceid x-b3-spanid
@@ -370,9 +368,9 @@ is(join(' ', map { header($r, $_) } qw/ x-b3-traceid x-b3-spanid
 # as in the OpenTelemetry SDKs, "b3" and "b3multi" differ in what they
 # inject only: both read either form
 
-$r = get('/b3/multi-only', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
+$r = get_with('/b3/multi-only', "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	'X-B3-Sampled: 1');
-$s = span('/b3/multi-only');
+$s = span_of($t, '/b3/multi-only');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'b3: multiple headers extracted');
 is(header($r, 'b3'), "$tid-$s->{spanId}-1",
@@ -383,55 +381,55 @@ is(header($r, 'b3'), "$tid-$s->{spanId}-1",
 # several propagators: the first valid one wins, all of them are injected
 # with the same ids
 
-$r = get('/w3c-b3/both', "traceparent: 00-$w3c_tid-$w3c_sid-01",
+$r = get_with('/w3c-b3/both', "traceparent: 00-$w3c_tid-$w3c_sid-01",
 	'tracestate: a=1', "b3: $tid-$sid-1");
-$s = span('/w3c-b3/both');
+$s = span_of($t, '/w3c-b3/both');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$w3c_tid $w3c_sid",
 	'tracecontext b3, both valid: W3C ids');
 is(join(' ', map { header($r, $_) } qw/ traceparent tracestate b3 /),
 	"00-$w3c_tid-$s->{spanId}-01 a=1 $w3c_tid-$s->{spanId}-1",
 	'tracecontext b3, both valid: both out with the same ids');
 
-$r = get('/w3c-b3/bad-w3c', "traceparent: 00-\U$w3c_tid\E-$w3c_sid-01",
+$r = get_with('/w3c-b3/bad-w3c', "traceparent: 00-\U$w3c_tid\E-$w3c_sid-01",
 	'tracestate: a=1', "b3: $tid-$sid-1");
-$s = span('/w3c-b3/bad-w3c');
+$s = span_of($t, '/w3c-b3/bad-w3c');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'tracecontext b3, invalid traceparent: b3 ids');
 is(join(' ', map { header($r, $_) } qw/ traceparent tracestate b3 /),
 	"00-$tid-$s->{spanId}-01  $tid-$s->{spanId}-1",
 	'tracecontext b3, invalid traceparent: both out with the b3 ids');
 
-$r = get('/w3c-b3/debug', "b3: $tid-$sid-d");
-$s = span('/w3c-b3/debug');
+$r = get_with('/w3c-b3/debug', "b3: $tid-$sid-d");
+$s = span_of($t, '/w3c-b3/debug');
 is(join(' ', map { header($r, $_) } qw/ traceparent b3 /),
 	"00-$tid-$s->{spanId}-01 $tid-$s->{spanId}-d",
 	'tracecontext b3, debug: sampled traceparent, debug b3');
 
-$r = get('/w3c-b3/new');
-$s = span('/w3c-b3/new');
+$r = get_with('/w3c-b3/new');
+$s = span_of($t, '/w3c-b3/new');
 like(join(' ', map { header($r, $_) } qw/ traceparent b3 /),
 	qr/^00-$s->{traceId}-$s->{spanId}-0[13] $s->{traceId}-$s->{spanId}-1$/,
 	'tracecontext b3, new trace: both out with the same ids');
 
-$r = get('/b3-w3c/both', "traceparent: 00-$w3c_tid-$w3c_sid-01",
+$r = get_with('/b3-w3c/both', "traceparent: 00-$w3c_tid-$w3c_sid-01",
 	'tracestate: a=1', "b3: $tid-$sid-1");
-$s = span('/b3-w3c/both');
+$s = span_of($t, '/b3-w3c/both');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'b3 tracecontext, both valid: b3 ids');
 is(join(' ', map { header($r, $_) } qw/ traceparent tracestate b3 /),
 	"00-$tid-$s->{spanId}-01  $tid-$s->{spanId}-1",
 	'b3 tracecontext: W3C out with the b3 ids, no tracestate');
 
-$r = get('/b3-w3c/bad-b3', "traceparent: 00-$w3c_tid-$w3c_sid-01",
+$r = get_with('/b3-w3c/bad-b3', "traceparent: 00-$w3c_tid-$w3c_sid-01",
 	"b3: $tid-$sid-7");
-$s = span('/b3-w3c/bad-b3');
+$s = span_of($t, '/b3-w3c/bad-b3');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$w3c_tid $w3c_sid",
 	'b3 tracecontext, invalid b3: W3C ids');
 
-$r = get('/all/both', "traceparent: 00-$w3c_tid-$w3c_sid-01",
+$r = get_with('/all/both', "traceparent: 00-$w3c_tid-$w3c_sid-01",
 	"b3: $tid-$sid-1", "X-B3-TraceId: $tid", "X-B3-SpanId: $sid",
 	"X-B3-ParentSpanId: $psid", 'X-B3-Sampled: 1');
-$s = span('/all/both');
+$s = span_of($t, '/all/both');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$w3c_tid $w3c_sid",
 	'all propagators: W3C first');
 is(join(' ', map { header($r, $_) } qw/ traceparent b3 /, ),
@@ -440,20 +438,12 @@ is(join(' ', map { header($r, $_) } qw/ traceparent b3 /, ),
 is(multi($r), "traceid=$w3c_tid spanid=$s->{spanId} sampled=1",
 	'all propagators: multiple headers out, one each');
 
-$r = get('/all/unsampled', "traceparent: 00-$w3c_tid-$w3c_sid-00");
-$s = span('/all/unsampled');
+$r = get_with('/all/unsampled', "traceparent: 00-$w3c_tid-$w3c_sid-00");
+$s = span_of($t, '/all/unsampled');
 is(join(' ', map { header($r, $_) } qw/ traceparent b3 x-b3-sampled /),
 	"00-$w3c_tid-$s->{spanId}-01 $w3c_tid-$s->{spanId}-1 1",
 	'all propagators: always_on samples');
 
-###############################################################################
-
-sub get {
-	my ($uri, @headers) = @_;
-
-	return http("GET $uri HTTP/1.0" . CRLF . 'Host: localhost' . CRLF
-		. join('', map { $_ . CRLF } @headers) . CRLF);
-}
 
 # the values of a header the upstream got, from the echo server (empty
 # lines for absent headers) or from the raw daemon (every line as it came)
@@ -504,57 +494,5 @@ sub multi {
 		split /\x0d?\x0a/, $body // '';
 }
 
-# the span of the request to $path, as soon as it is exported
-
-sub span {
-	my ($path) = @_;
-
-	for (1 .. 100) {
-		my ($s) = grep { ($_->{attrs}{'url.path'} // '') eq $path }
-			spans($t);
-		return $s if $s;
-		select undef, undef, undef, 0.05;
-	}
-
-	return { traceId => '', spanId => '', parentSpanId => '',
-		traceState => '', flags => 0, attrs => {} };
-}
-
-# a backend that answers with the request header block exactly as it came
-
-sub raw_daemon {
-	my ($port) = @_;
-
-	my $server = IO::Socket::INET->new(
-		Proto => 'tcp',
-		LocalAddr => "127.0.0.1:$port",
-		Listen => 5,
-		Reuse => 1
-	)
-		or die "Can't create listening socket: $!\n";
-
-	local $SIG{PIPE} = 'IGNORE';
-
-	while (my $client = $server->accept()) {
-		$client->autoflush(1);
-
-		my $headers = '';
-
-		while (<$client>) {
-			$headers .= $_;
-			last if /^\x0d?\x0a?$/;
-		}
-
-		next if $headers eq '';
-
-		print $client 'HTTP/1.1 200 OK' . CRLF
-			. 'Content-Type: text/plain' . CRLF
-			. 'Content-Length: ' . length($headers) . CRLF
-			. 'Connection: close' . CRLF . CRLF
-			. $headers;
-
-		close $client;
-	}
-}
 
 ###############################################################################

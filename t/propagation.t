@@ -11,8 +11,6 @@ use strict;
 
 use Test::More;
 
-use IO::Socket::INET;
-use Socket qw/ CRLF /;
 
 BEGIN { use FindBin; chdir($FindBin::Bin); }
 
@@ -114,7 +112,7 @@ my @multi = ('X-B3-TraceId: 80f198ee56343ba864fe8b2a57d3eff7',
 	'X-B3-SpanId: e457b5a2e4d86bd1', 'X-B3-ParentSpanId: 05e3ac9a4f6e3b90',
 	'X-B3-Sampled: 1');
 
-$t->run_daemon(\&raw_daemon, port(8082));
+$t->run_daemon(\&header_daemon, port(8082));
 $t->run()->plan(36);
 
 $t->waitforsocket('127.0.0.1:' . port(8082))
@@ -124,8 +122,8 @@ $t->waitforsocket('127.0.0.1:' . port(8082))
 
 # extract: the span is a child, the client's headers go upstream as they came
 
-my $r = get('/extract/1', "traceparent: $tp", "tracestate: $ts");
-my $s = span('/extract/1');
+my $r = get_with('/extract/1', "traceparent: $tp", "tracestate: $ts");
+my $s = span_of($t, '/extract/1');
 
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid", 'extract: child');
 is($s->{traceState}, 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
@@ -133,12 +131,12 @@ is($s->{traceState}, 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
 is(sent($r), "traceparent: $tp\ntracestate: $ts",
 	'extract: client headers pass through unchanged');
 
-$r = get('/extract/2');
-$s = span('/extract/2');
+$r = get_with('/extract/2');
+$s = span_of($t, '/extract/2');
 is($s->{parentSpanId}, '', 'extract without context: root');
 is(sent($r), '', 'extract without context: nothing injected');
 
-$r = get('/extract/3', "traceparent: $tp", "traceparent: $tp",
+$r = get_with('/extract/3', "traceparent: $tp", "traceparent: $tp",
 	'tracestate: a=1', 'tracestate: b=2');
 is(sent($r), "traceparent: $tp\ntraceparent: $tp\n"
 	. "tracestate: a=1\ntracestate: b=2",
@@ -146,52 +144,52 @@ is(sent($r), "traceparent: $tp\ntraceparent: $tp\n"
 
 # inject: the client's context is ignored, a new one is sent
 
-$r = get('/inject/1', "traceparent: $tp", "tracestate: $ts");
-$s = span('/inject/1');
+$r = get_with('/inject/1', "traceparent: $tp", "tracestate: $ts");
+$s = span_of($t, '/inject/1');
 
 ok($s->{traceId} =~ /^[0-9a-f]{32}$/ && $s->{traceId} ne $tid
 	&& $s->{parentSpanId} eq '', 'inject: incoming context ignored');
 like(sent($r), qr/^traceparent: 00-$s->{traceId}-$s->{spanId}-0[13]\z/,
 	'inject: new context sent, client headers replaced');
 
-$r = get('/inject/2');
-$s = span('/inject/2');
+$r = get_with('/inject/2');
+$s = span_of($t, '/inject/2');
 like(sent($r), qr/^traceparent: 00-$s->{traceId}-$s->{spanId}-0[13]\z/,
 	'inject: without client context');
 
 # propagate: both
 
-$r = get('/propagate/1', "traceparent: $tp", "tracestate: $ts");
-$s = span('/propagate/1');
+$r = get_with('/propagate/1', "traceparent: $tp", "tracestate: $ts");
+$s = span_of($t, '/propagate/1');
 
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid", 'propagate: child');
 is(sent($r), "traceparent: 00-$tid-$s->{spanId}-01\n"
 	. 'tracestate: rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
 	'propagate: our context sent');
 
-$r = get('/propagate/2');
-$s = span('/propagate/2');
+$r = get_with('/propagate/2');
+$s = span_of($t, '/propagate/2');
 like(sent($r), qr/^traceparent: 00-$s->{traceId}-$s->{spanId}-0[13]\z/,
 	'propagate: without client context');
 
 # ignore: nothing extracted, nothing injected
 
-$r = get('/ignore/1', "traceparent: $tp", "tracestate: $ts");
-$s = span('/ignore/1');
+$r = get_with('/ignore/1', "traceparent: $tp", "tracestate: $ts");
+$s = span_of($t, '/ignore/1');
 
 ok($s->{traceId} =~ /^[0-9a-f]{32}$/ && $s->{traceId} ne $tid
 	&& $s->{parentSpanId} eq '', 'ignore: new trace');
 is(sent($r), "traceparent: $tp\ntracestate: $ts",
 	'ignore: client headers pass through unchanged');
 
-$r = get('/ignore/2');
-ok(span('/ignore/2')->{traceId}, 'ignore without context: span');
+$r = get_with('/ignore/2');
+ok(span_of($t, '/ignore/2')->{traceId}, 'ignore without context: span');
 is(sent($r), '', 'ignore without context: nothing injected');
 
 # an internal redirect: injected once, the span in the redirected location
 
-$r = get('/redirect/1', "traceparent: $tp");
-$s = span('/redirect/1');
+$r = get_with('/redirect/1', "traceparent: $tp");
+$s = span_of($t, '/redirect/1');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'internal redirect: child');
 is(sent($r), "traceparent: 00-$tid-$s->{spanId}-01",
@@ -201,35 +199,35 @@ is(sent($r), "traceparent: 00-$tid-$s->{spanId}-01",
 
 # otel_trace off: no span, but a context with sampled = 0 is propagated
 
-$r = get('/off/1', "traceparent: $tp", "tracestate: $ts");
+$r = get_with('/off/1', "traceparent: $tp", "tracestate: $ts");
 like(sent($r), qr/^traceparent:\ 00-$tid-(?!$sid)[0-9a-f]{16}-00\n
 	tracestate:\ rojo=00f067aa0ba902b7,congo=t61rcWkgMzE\z/x,
 	'trace off, propagate: continued unsampled, tracestate kept');
 
-$r = get('/off/2');
+$r = get_with('/off/2');
 like(sent($r), qr/^traceparent: 00-[0-9a-f]{32}-[0-9a-f]{16}-0[02]\z/,
 	'trace off, propagate: new context unsampled');
 
 my ($new) = sent($r) =~ /^traceparent: 00-([0-9a-f]{32})-/;
 
-$r = get('/off/3', "traceparent: 00-$tid-$sid-03");
+$r = get_with('/off/3', "traceparent: 00-$tid-$sid-03");
 like(sent($r), qr/^traceparent: 00-$tid-[0-9a-f]{16}-02\z/,
 	'trace off, propagate: random flag kept, sampled cleared');
 
-$r = get('/off-extract/1', "traceparent: $tp");
+$r = get_with('/off-extract/1', "traceparent: $tp");
 is(sent($r), "traceparent: $tp", 'trace off, extract: passed unchanged');
 
-$r = get('/off-extract/2');
+$r = get_with('/off-extract/2');
 is(sent($r), '', 'trace off, extract: nothing injected');
 
-$r = get('/off-ignore/1', "traceparent: $tp");
+$r = get_with('/off-ignore/1', "traceparent: $tp");
 is(sent($r), "traceparent: $tp", 'trace off, ignore: passed unchanged');
 
-$r = get('/off-ignore/2');
+$r = get_with('/off-ignore/2');
 is(sent($r), '', 'trace off, ignore: nothing injected');
 
-$r = get('/b3/off-marker');
-ok(span('/b3/off-marker')->{traceId}, 'a later span exported');
+$r = get_with('/b3/off-marker');
+ok(span_of($t, '/b3/off-marker')->{traceId}, 'a later span exported');
 ok(!(grep { $_->{attrs}{'url.path'} =~ m!^/off! } spans($t)),
 	'trace off: no spans exported');
 ok(!(grep { $_->{traceId} eq $new } spans($t)),
@@ -239,28 +237,28 @@ ok(!(grep { $_->{traceId} eq $new } spans($t)),
 
 # headers of formats not listed pass through untouched
 
-$r = get('/propagate/3', "traceparent: $tp", "b3: $b3", @multi);
-$s = span('/propagate/3');
+$r = get_with('/propagate/3', "traceparent: $tp", "b3: $b3", @multi);
+$s = span_of($t, '/propagate/3');
 is(sent($r), join("\n", "traceparent: 00-$tid-$s->{spanId}-01", "b3: $b3",
 	@multi), 'tracecontext: b3 and X-B3-* pass through');
 
-$r = get('/propagate/4', "b3: $b3", @multi);
-$s = span('/propagate/4');
+$r = get_with('/propagate/4', "b3: $b3", @multi);
+$s = span_of($t, '/propagate/4');
 ok($s->{traceId} ne '80f198ee56343ba864fe8b2a57d3eff7'
 	&& $s->{parentSpanId} eq '', 'tracecontext: b3 not extracted');
 like(sent($r), qr/^b3:\ $b3\n\Q@{[ join "\n", @multi ]}\E\n
 	traceparent:\ 00-$s->{traceId}-$s->{spanId}-0[13]\z/x,
 	'tracecontext: b3 headers untouched');
 
-$r = get('/b3/1', "traceparent: $tp", "tracestate: $ts", @multi);
-$s = span('/b3/1');
+$r = get_with('/b3/1', "traceparent: $tp", "tracestate: $ts", @multi);
+$s = span_of($t, '/b3/1');
 isnt($s->{traceId}, $tid, 'b3: traceparent not extracted');
 is(sent($r), join("\n", "traceparent: $tp", "tracestate: $ts",
 	"b3: $s->{traceId}-$s->{spanId}-1"),
 	'b3: traceparent, tracestate pass through, X-B3-* replaced by b3');
 
-$r = get('/b3multi/1', "traceparent: $tp", "tracestate: $ts", "b3: $b3");
-$s = span('/b3multi/1');
+$r = get_with('/b3multi/1', "traceparent: $tp", "tracestate: $ts", "b3: $b3");
+$s = span_of($t, '/b3multi/1');
 is($s->{traceId} . ' ' . $s->{parentSpanId},
 	'80f198ee56343ba864fe8b2a57d3eff7 e457b5a2e4d86bd1',
 	'b3multi: the single header extracted');
@@ -269,21 +267,13 @@ is(sent($r), join("\n", "traceparent: $tp", "tracestate: $ts",
 	'X-B3-Sampled: 1'),
 	'b3multi: traceparent, tracestate pass through, b3 replaced');
 
-$r = get('/b3multi/2', "traceparent: $tp", @multi);
-$s = span('/b3multi/2');
+$r = get_with('/b3multi/2', "traceparent: $tp", @multi);
+$s = span_of($t, '/b3multi/2');
 is(sent($r), join("\n", "traceparent: $tp",
 	"X-B3-TraceId: $s->{traceId}", "X-B3-SpanId: $s->{spanId}",
 	'X-B3-Sampled: 1'),
 	'b3multi: X-B3-* replaced in place, parent span id removed');
 
-###############################################################################
-
-sub get {
-	my ($uri, @headers) = @_;
-
-	return http("GET $uri HTTP/1.0" . CRLF . 'Host: localhost' . CRLF
-		. join('', map { $_ . CRLF } @headers) . CRLF);
-}
 
 # the propagation header lines the upstream got, in order, as they came
 
@@ -297,57 +287,5 @@ sub sent {
 		split /\x0d?\x0a/, $body // '';
 }
 
-# the span of the request to $path, as soon as it is exported
-
-sub span {
-	my ($path) = @_;
-
-	for (1 .. 100) {
-		my ($s) = grep { ($_->{attrs}{'url.path'} // '') eq $path }
-			spans($t);
-		return $s if $s;
-		select undef, undef, undef, 0.05;
-	}
-
-	return { traceId => '', spanId => '', parentSpanId => '',
-		traceState => '', flags => 0, attrs => {} };
-}
-
-# a backend that answers with the request header block exactly as it came
-
-sub raw_daemon {
-	my ($port) = @_;
-
-	my $server = IO::Socket::INET->new(
-		Proto => 'tcp',
-		LocalAddr => "127.0.0.1:$port",
-		Listen => 5,
-		Reuse => 1
-	)
-		or die "Can't create listening socket: $!\n";
-
-	local $SIG{PIPE} = 'IGNORE';
-
-	while (my $client = $server->accept()) {
-		$client->autoflush(1);
-
-		my $headers = '';
-
-		while (<$client>) {
-			$headers .= $_;
-			last if /^\x0d?\x0a?$/;
-		}
-
-		next if $headers eq '';
-
-		print $client 'HTTP/1.1 200 OK' . CRLF
-			. 'Content-Type: text/plain' . CRLF
-			. 'Content-Length: ' . length($headers) . CRLF
-			. 'Connection: close' . CRLF . CRLF
-			. $headers;
-
-		close $client;
-	}
-}
 
 ###############################################################################

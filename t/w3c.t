@@ -12,8 +12,6 @@ use strict;
 
 use Test::More;
 
-use IO::Socket::INET;
-use Socket qw/ CRLF /;
 
 BEGIN { use FindBin; chdir($FindBin::Bin); }
 
@@ -144,7 +142,7 @@ my @bad_tracestate = (
 		[ join ',', map { sprintf('bar%02d=%02d', $_, $_) } 1 .. 33 ] ],
 );
 
-$t->run_daemon(\&raw_daemon, port(8082));
+$t->run_daemon(\&header_daemon, port(8082));
 $t->run()->plan(65 + 2 * @malformed + @bad_tracestate);
 
 $t->waitforsocket('127.0.0.1:' . port(8082))
@@ -154,8 +152,8 @@ $t->waitforsocket('127.0.0.1:' . port(8082))
 
 # a valid traceparent: the request joins the trace
 
-my $r = get('/valid', "traceparent: $tp");
-my $s = span('/valid');
+my $r = get_with('/valid', "traceparent: $tp");
+my $s = span_of($t, '/valid');
 
 like($r, qr/^HTTP\/1\.1 200 /, 'valid: served');
 is($s->{traceId}, $tid, 'valid: same trace id');
@@ -166,16 +164,16 @@ is(header($r, 'traceparent'), "00-$tid-$s->{spanId}-01",
 	'valid: upstream gets the server span as parent');
 is(header($r, 'tracestate'), '', 'valid: no tracestate made up');
 
-$r = get('/casing', "TrAcEpArEnT: $tp");
-is(span('/casing')->{traceId}, $tid, 'header name is case-insensitive');
+$r = get_with('/casing', "TrAcEpArEnT: $tp");
+is(span_of($t, '/casing')->{traceId}, $tid, 'header name is case-insensitive');
 
-$r = get('/ows', "traceparent: \t $tp \t");
-is(span('/ows')->{traceId}, $tid, 'white space around the value');
+$r = get_with('/ows', "traceparent: \t $tp \t");
+is(span_of($t, '/ows')->{traceId}, $tid, 'white space around the value');
 
 # no traceparent at all: a new root, sampled, with a random trace id
 
-$r = get('/none');
-$s = span('/none');
+$r = get_with('/none');
+$s = span_of($t, '/none');
 
 like($s->{traceId}, qr/^(?!$tid)[0-9a-f]{32}$/, 'none: new trace id');
 is($s->{parentSpanId}, '', 'none: root span');
@@ -184,16 +182,16 @@ like(header($r, 'traceparent'), qr/^00-$s->{traceId}-$s->{spanId}-0[13]$/,
 
 # the sampled flag, with a parent-based sampler and with always_on
 
-$r = get('/pb/unsampled', "traceparent: 00-$tid-$sid-00");
+$r = get_with('/pb/unsampled', "traceparent: 00-$tid-$sid-00");
 like(header($r, 'traceparent'), qr/^00-$tid-(?!$sid)[0-9a-f]{16}-00$/,
 	'parent-based: unsampled parent, unsampled upstream');
 
-$r = get('/pb/random', "traceparent: 00-$tid-$sid-02");
+$r = get_with('/pb/random', "traceparent: 00-$tid-$sid-02");
 like(header($r, 'traceparent'), qr/^00-$tid-(?!$sid)[0-9a-f]{16}-02$/,
 	'parent-based: unsampled parent, random flag kept');
 
-$r = get('/pb/sampled', "traceparent: $tp");
-$s = span('/pb/sampled');
+$r = get_with('/pb/sampled', "traceparent: $tp");
+$s = span_of($t, '/pb/sampled');
 is($s->{parentSpanId}, $sid, 'parent-based: sampled parent, span exported');
 is(header($r, 'traceparent'), "00-$tid-$s->{spanId}-01",
 	'parent-based: sampled parent, sampled upstream');
@@ -201,24 +199,24 @@ is(header($r, 'traceparent'), "00-$tid-$s->{spanId}-01",
 ok(!(grep { $_->{attrs}{'url.path'} =~ m!^/pb/(unsampled|random)$! }
 	spans($t)), 'parent-based: unsampled parent, no span');
 
-$r = get('/pb/root');
-$s = span('/pb/root');
+$r = get_with('/pb/root');
+$s = span_of($t, '/pb/root');
 like(header($r, 'traceparent'), qr/^00-$s->{traceId}-$s->{spanId}-0[13]$/,
 	'parent-based: root sampled');
 
-$r = get('/always-on', "traceparent: 00-$tid-$sid-00");
-$s = span('/always-on');
+$r = get_with('/always-on', "traceparent: 00-$tid-$sid-00");
+$s = span_of($t, '/always-on');
 is($s->{parentSpanId}, $sid, 'always_on: unsampled parent, span exported');
 is(header($r, 'traceparent'), "00-$tid-$s->{spanId}-01",
 	'always_on: unsampled parent, sampled upstream');
 
-$r = get('/random', "traceparent: 00-$tid-$sid-03");
-$s = span('/random');
+$r = get_with('/random', "traceparent: 00-$tid-$sid-03");
+$s = span_of($t, '/random');
 is(header($r, 'traceparent'), "00-$tid-$s->{spanId}-03",
 	'random flag passed on');
 
-$r = get('/unknown-flags', "traceparent: 00-$tid-$sid-09");
-$s = span('/unknown-flags');
+$r = get_with('/unknown-flags', "traceparent: 00-$tid-$sid-09");
+$s = span_of($t, '/unknown-flags');
 is(header($r, 'traceparent'), "00-$tid-$s->{spanId}-01",
 	'unknown flags not passed on');
 
@@ -231,8 +229,8 @@ for my $case (@malformed) {
 	my ($name, $value) = @$case;
 	my $path = '/malformed/' . $n++;
 
-	$r = get($path, "traceparent: $value", 'tracestate: congo=t61rcWkgMzE');
-	$s = span($path);
+	$r = get_with($path, "traceparent: $value", 'tracestate: congo=t61rcWkgMzE');
+	$s = span_of($t, $path);
 
 	ok($r =~ /^HTTP\/1\.1 200 / && $s->{traceId} =~ /^[0-9a-f]{32}$/
 		&& $s->{traceId} ne $tid && $s->{parentSpanId} eq '',
@@ -248,9 +246,9 @@ for my $case (@malformed) {
 # two traceparent lines, even valid and equal, are not a valid traceparent;
 # the upstream gets one line, the new one
 
-$r = get('/raw/two', "traceparent: $tp",
+$r = get_with('/raw/two', "traceparent: $tp",
 	"traceparent: 00-12345678901234567890123456789012-$sid-01");
-$s = span('/raw/two');
+$s = span_of($t, '/raw/two');
 ok($s->{traceId} ne $tid
 	&& $s->{traceId} ne '12345678901234567890123456789012'
 	&& $s->{parentSpanId} eq '', 'two traceparent lines: new trace');
@@ -258,35 +256,35 @@ like(join(' ', @{headers($r, 'traceparent')}),
 	qr/^00-$s->{traceId}-$s->{spanId}-0[13]$/,
 	'two traceparent lines: upstream gets one line, ours');
 
-$r = get('/raw/two-same', "traceparent: $tp", "traceparent: $tp");
-$s = span('/raw/two-same');
+$r = get_with('/raw/two-same', "traceparent: $tp", "traceparent: $tp");
+$s = span_of($t, '/raw/two-same');
 ok($s->{traceId} ne $tid && $s->{parentSpanId} eq '',
 	'two equal traceparent lines: new trace');
 
 # future versions are parsed by the 00 layout; version 00 goes out
 
-$r = get('/future', "traceparent: cc-$tid-$sid-01");
-$s = span('/future');
+$r = get_with('/future', "traceparent: cc-$tid-$sid-01");
+$s = span_of($t, '/future');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'future version: extracted');
 is(header($r, 'traceparent'), "00-$tid-$s->{spanId}-01",
 	'future version: upstream gets version 00');
 
-$r = get('/future-data',
+$r = get_with('/future-data',
 	"traceparent: cc-$tid-$sid-01-what-the-future-will-be-like");
-$s = span('/future-data');
+$s = span_of($t, '/future-data');
 is($s->{traceId} . ' ' . $s->{parentSpanId}, "$tid $sid",
 	'future version with more fields: extracted');
 is(header($r, 'traceparent'), "00-$tid-$s->{spanId}-01",
 	'future version with more fields: upstream gets version 00 only');
 
-$r = get('/future-flags', "traceparent: cc-$tid-$sid-09-later");
-$s = span('/future-flags');
+$r = get_with('/future-flags', "traceparent: cc-$tid-$sid-09-later");
+$s = span_of($t, '/future-flags');
 is(header($r, 'traceparent'), "00-$tid-$s->{spanId}-01",
 	'future version: unknown flags dropped');
 
-$r = get('/future-dash', "traceparent: cc-$tid-$sid-01-");
-is(span('/future-dash')->{traceId}, $tid, 'future version: trailing dash');
+$r = get_with('/future-dash', "traceparent: cc-$tid-$sid-01-");
+is(span_of($t, '/future-dash')->{traceId}, $tid, 'future version: trailing dash');
 
 ###############################################################################
 
@@ -294,68 +292,68 @@ is(span('/future-dash')->{traceId}, $tid, 'future version: trailing dash');
 
 my $ts = 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7';
 
-$r = get('/ts/plain', "traceparent: $tp", "tracestate: $ts");
-$s = span('/ts/plain');
+$r = get_with('/ts/plain', "traceparent: $tp", "tracestate: $ts");
+$s = span_of($t, '/ts/plain');
 is(header($r, 'tracestate'), $ts, 'tracestate: passed on unchanged');
 is($s->{traceState}, $ts, 'tracestate: in the span');
 
-$r = get('/pb/ts-unsampled', "traceparent: 00-$tid-$sid-00",
+$r = get_with('/pb/ts-unsampled', "traceparent: 00-$tid-$sid-00",
 	"tracestate: $ts");
 is(header($r, 'tracestate'), $ts, 'tracestate: passed on when unsampled');
 
 $ts = 'tenant@vendor=a b,k_-*/0=!"#$%&\'()*+-./:;<>?[\\]^_`{|}~';
-$r = get('/ts/chars', "traceparent: $tp", "tracestate: $ts");
+$r = get_with('/ts/chars', "traceparent: $tp", "tracestate: $ts");
 is(header($r, 'tracestate'), $ts, 'tracestate: all allowed characters');
 
-$r = get('/ts/key256', "traceparent: $tp", 'tracestate: foo=1',
+$r = get_with('/ts/key256', "traceparent: $tp", 'tracestate: foo=1',
 	'tracestate: ' . 'z' x 256 . '=1');
 is(header($r, 'tracestate'), 'foo=1,' . 'z' x 256 . '=1',
 	'tracestate: key of 256 characters');
 
-$r = get('/ts/tenant241', "traceparent: $tp", 'tracestate: foo=1',
+$r = get_with('/ts/tenant241', "traceparent: $tp", 'tracestate: foo=1',
 	'tracestate: ' . 't' x 241 . '@' . 'v' x 14 . '=1');
 is(header($r, 'tracestate'), 'foo=1,' . 't' x 241 . '@' . 'v' x 14 . '=1',
 	'tracestate: tenant of 241 and system of 14 characters');
 
-$r = get('/ts/ows', "traceparent: $tp",
+$r = get_with('/ts/ows', "traceparent: $tp",
 	"tracestate: foo=1 \t , \t bar=2, \t baz=3");
 is(header($r, 'tracestate'), 'foo=1,bar=2,baz=3',
 	'tracestate: white space around members');
 
-$r = get('/ts/empty-members', "traceparent: $tp",
+$r = get_with('/ts/empty-members', "traceparent: $tp",
 	'tracestate: ,foo=1,,bar=2,');
 is(header($r, 'tracestate'), 'foo=1,bar=2', 'tracestate: empty members');
 
 # several lines are combined into one, in order
 
-$r = get('/raw/ts-two', "traceparent: $tp", 'tracestate: a=1',
+$r = get_with('/raw/ts-two', "traceparent: $tp", 'tracestate: a=1',
 	'tracestate: b=2');
-$s = span('/raw/ts-two');
+$s = span_of($t, '/raw/ts-two');
 is_deeply(headers($r, 'tracestate'), [ 'a=1,b=2' ],
 	'tracestate: two lines combined into one');
 is($s->{traceState}, 'a=1,b=2', 'tracestate: combined in the span');
 
-$r = get('/raw/ts-three', "traceparent: $tp",
+$r = get_with('/raw/ts-three', "traceparent: $tp",
 	'tracestate: foo=1,bar=2', 'tracestate: rojo=1,congo=2',
 	'tracestate: baz=3');
 is_deeply(headers($r, 'tracestate'), [ 'foo=1,bar=2,rojo=1,congo=2,baz=3' ],
 	'tracestate: three lines combined in order');
 
-$r = get('/raw/ts-empty', "traceparent: $tp", 'tracestate: foo=1',
+$r = get_with('/raw/ts-empty', "traceparent: $tp", 'tracestate: foo=1',
 	'tracestate:');
 is_deeply(headers($r, 'tracestate'), [ 'foo=1' ],
 	'tracestate: empty line skipped');
 
-$r = get('/raw/ts-only-empty', "traceparent: $tp", 'tracestate:');
+$r = get_with('/raw/ts-only-empty', "traceparent: $tp", 'tracestate:');
 is_deeply(headers($r, 'tracestate'), [], 'tracestate: empty not sent');
 
 # not passed on without a valid traceparent
 
-$r = get('/raw/ts-alone', 'tracestate: foo=1');
+$r = get_with('/raw/ts-alone', 'tracestate: foo=1');
 is_deeply(headers($r, 'tracestate'), [],
 	'tracestate without traceparent: not sent');
 
-$r = get('/raw/ts-bad', "traceparent: ff-$tid-$sid-01", 'tracestate: foo=1',
+$r = get_with('/raw/ts-bad', "traceparent: ff-$tid-$sid-01", 'tracestate: foo=1',
 	'tracestate: bar=2');
 is_deeply(headers($r, 'tracestate'), [],
 	'tracestate with an invalid traceparent: not sent');
@@ -364,15 +362,15 @@ is_deeply(headers($r, 'tracestate'), [],
 
 my @m = map { sprintf('bar%02d=%02d', $_, $_) } 1 .. 32;
 
-$r = get('/raw/ts-32', "traceparent: $tp",
+$r = get_with('/raw/ts-32', "traceparent: $tp",
 	map { 'tracestate: ' . join ',', @m[$_ * 8 .. $_ * 8 + 7] } 0 .. 3);
 is_deeply(headers($r, 'tracestate'), [ join ',', @m ],
 	'tracestate: 32 members in 4 lines kept');
 
-$r = get('/raw/ts-33', "traceparent: $tp",
+$r = get_with('/raw/ts-33', "traceparent: $tp",
 	(map { 'tracestate: ' . join ',', @m[$_ * 8 .. $_ * 8 + 7] } 0 .. 3),
 	'tracestate: bar33=33');
-$s = span('/raw/ts-33');
+$s = span_of($t, '/raw/ts-33');
 is($s->{traceId}, $tid, 'tracestate: 33 members, trace continues');
 is_deeply(headers($r, 'tracestate'), [],
 	'tracestate: 33 members, discarded');
@@ -383,42 +381,42 @@ is($s->{traceState}, '', 'tracestate: 33 members, not in the span');
 my @short = map { "s$_=" . 'x' x 97 } 1 .. 6;
 my $long = 'long=' . 'y' x 195;
 
-$r = get('/ts/512', "traceparent: $tp",
+$r = get_with('/ts/512', "traceparent: $tp",
 	'tracestate: ' . join ',', 'a' x 120 . '=' . 'b' x 4,
 	map { "k$_=" . 'x' x 125 } 1 .. 3);
 is(header($r, 'tracestate'),
 	join(',', 'a' x 120 . '=' . 'b' x 4, map { "k$_=" . 'x' x 125 } 1 .. 3),
 	'tracestate: exactly 512 characters kept');
 
-$r = get('/ts/513', "traceparent: $tp",
+$r = get_with('/ts/513', "traceparent: $tp",
 	'tracestate: ' . join ',', 'a' x 120 . '=' . 'b' x 5,
 	map { "k$_=" . 'x' x 125 } 1 .. 3);
 is(header($r, 'tracestate'),
 	join(',', 'a' x 120 . '=' . 'b' x 5, map { "k$_=" . 'x' x 125 } 1 .. 2),
 	'tracestate: 513 characters, last member dropped');
 
-$r = get('/ts/from-end', "traceparent: $tp",
+$r = get_with('/ts/from-end', "traceparent: $tp",
 	'tracestate: ' . join ',', @short);
 is(header($r, 'tracestate'), join(',', @short[0 .. 4]),
 	'tracestate: over 512, members dropped from the end');
 
-$r = get('/ts/long-first', "traceparent: $tp",
+$r = get_with('/ts/long-first', "traceparent: $tp",
 	'tracestate: ' . join ',', @short[0, 1], $long, @short[2, 3]);
 is(header($r, 'tracestate'), join(',', @short[0 .. 3]),
 	'tracestate: over 512, a long member dropped first');
 
-$r = get('/ts/long-then-end', "traceparent: $tp",
+$r = get_with('/ts/long-then-end', "traceparent: $tp",
 	'tracestate: ' . join ',', $long, @short);
 is(header($r, 'tracestate'), join(',', @short[0 .. 4]),
 	'tracestate: over 512, long member, then from the end');
 
-$r = get('/ts/two-long', "traceparent: $tp",
+$r = get_with('/ts/two-long', "traceparent: $tp",
 	'tracestate: ' . join ',', 'l1=' . 'y' x 200, @short[0 .. 2],
 	'l2=' . 'z' x 200);
 is(header($r, 'tracestate'), join(',', 'l1=' . 'y' x 200, @short[0 .. 2]),
 	'tracestate: over 512, long members dropped from the end');
 
-$r = get('/ts/long-fits', "traceparent: $tp",
+$r = get_with('/ts/long-fits', "traceparent: $tp",
 	'tracestate: ' . join ',', $long, @short[0, 1]);
 is(header($r, 'tracestate'), join(',', $long, @short[0, 1]),
 	'tracestate: a long member kept when all fits');
@@ -431,8 +429,8 @@ for my $case (@bad_tracestate) {
 	my ($name, $lines) = @$case;
 	my $path = '/raw/ts-invalid/' . $n++;
 
-	$r = get($path, "traceparent: $tp", map { "tracestate: $_" } @$lines);
-	$s = span($path);
+	$r = get_with($path, "traceparent: $tp", map { "tracestate: $_" } @$lines);
+	$s = span_of($t, $path);
 
 	is(join(' ', $s->{traceId}, $s->{traceState} || '-',
 		@{headers($r, 'tracestate')}), "$tid -",
@@ -443,8 +441,8 @@ for my $case (@bad_tracestate) {
 
 # propagate: the upstream gets exactly one traceparent, ours
 
-$r = get('/raw/one', "traceparent: $tp", "tracestate: a=1");
-$s = span('/raw/one');
+$r = get_with('/raw/one', "traceparent: $tp", "tracestate: a=1");
+$s = span_of($t, '/raw/one');
 is_deeply(headers($r, 'traceparent'), [ "00-$tid-$s->{spanId}-01" ],
 	'propagate: one traceparent line, replaced');
 is_deeply(headers($r, 'tracestate'), [ 'a=1' ],
@@ -452,8 +450,8 @@ is_deeply(headers($r, 'tracestate'), [ 'a=1' ],
 
 # inject: the client's context is ignored and replaced, not appended to
 
-$r = get('/inject/one', "traceparent: $tp", 'tracestate: a=1,b=2');
-$s = span('/inject/one');
+$r = get_with('/inject/one', "traceparent: $tp", 'tracestate: a=1,b=2');
+$s = span_of($t, '/inject/one');
 ok($s->{traceId} ne $tid && $s->{parentSpanId} eq '',
 	'inject: incoming context ignored');
 like(join(' ', @{headers($r, 'traceparent')}),
@@ -463,29 +461,21 @@ like(join(' ', @{headers($r, 'traceparent')}),
 is_deeply(headers($r, 'tracestate'), [],
 	'inject: incoming tracestate not sent');
 
-$r = get('/inject/two', "traceparent: $tp", "traceparent: $tp",
+$r = get_with('/inject/two', "traceparent: $tp", "traceparent: $tp",
 	'tracestate: a=1', 'tracestate: b=2');
-$s = span('/inject/two');
+$s = span_of($t, '/inject/two');
 like(join(' ', @{headers($r, 'traceparent')}),
 	qr/^00-$s->{traceId}-$s->{spanId}-0[13]$/,
 	'inject: two traceparent lines replaced by one');
 is_deeply(headers($r, 'tracestate'), [],
 	'inject: two tracestate lines removed');
 
-$r = get('/inject/none');
-$s = span('/inject/none');
+$r = get_with('/inject/none');
+$s = span_of($t, '/inject/none');
 like(join(' ', @{headers($r, 'traceparent')}),
 	qr/^00-$s->{traceId}-$s->{spanId}-0[13]$/,
 	'inject: added when the client sent none');
 
-###############################################################################
-
-sub get {
-	my ($uri, @headers) = @_;
-
-	return http("GET $uri HTTP/1.0" . CRLF . 'Host: localhost' . CRLF
-		. join('', map { $_ . CRLF } @headers) . CRLF);
-}
 
 # the values of a header the upstream got, from the echo server (empty
 # lines for absent headers) or from the raw daemon (every line as it came)
@@ -510,57 +500,5 @@ sub header {
 	return join ', ', @{headers($r, $name)};
 }
 
-# the span of the request to $path, as soon as it is exported
-
-sub span {
-	my ($path) = @_;
-
-	for (1 .. 100) {
-		my ($s) = grep { ($_->{attrs}{'url.path'} // '') eq $path }
-			spans($t);
-		return $s if $s;
-		select undef, undef, undef, 0.05;
-	}
-
-	return { traceId => '', spanId => '', parentSpanId => '',
-		traceState => '', flags => 0, attrs => {} };
-}
-
-# a backend that answers with the request header block exactly as it came
-
-sub raw_daemon {
-	my ($port) = @_;
-
-	my $server = IO::Socket::INET->new(
-		Proto => 'tcp',
-		LocalAddr => "127.0.0.1:$port",
-		Listen => 5,
-		Reuse => 1
-	)
-		or die "Can't create listening socket: $!\n";
-
-	local $SIG{PIPE} = 'IGNORE';
-
-	while (my $client = $server->accept()) {
-		$client->autoflush(1);
-
-		my $headers = '';
-
-		while (<$client>) {
-			$headers .= $_;
-			last if /^\x0d?\x0a?$/;
-		}
-
-		next if $headers eq '';
-
-		print $client 'HTTP/1.1 200 OK' . CRLF
-			. 'Content-Type: text/plain' . CRLF
-			. 'Content-Length: ' . length($headers) . CRLF
-			. 'Connection: close' . CRLF . CRLF
-			. $headers;
-
-		close $client;
-	}
-}
 
 ###############################################################################

@@ -14,10 +14,14 @@ use strict;
 use base qw/ Exporter /;
 
 our @EXPORT = qw/ otel_globals spans wait_spans span_attrs resources
-	echo_server_conf ratio_sampled /;
+	span_of get_with header_daemon echo_server_conf ratio_sampled /;
 
+use IO::Socket::INET;
 use JSON::PP;
+use Socket qw/ CRLF /;
 use Time::HiRes qw/ sleep /;
+
+use Test::Nginx qw//;
 
 ###############################################################################
 
@@ -133,6 +137,71 @@ sub _attrs {
 	}
 
 	return \%a;
+}
+
+# the span of the request to $path, as soon as it is exported (an empty
+# span after 5 s, so that a test fails on its values rather than dies)
+
+sub span_of {
+	my ($t, $path) = @_;
+
+	for (1 .. 100) {
+		my ($s) = grep { ($_->{attrs}{'url.path'} // '') eq $path }
+			spans($t);
+		return $s if $s;
+		sleep 0.05;
+	}
+
+	return { traceId => '', spanId => '', parentSpanId => '',
+		traceState => '', flags => 0, attrs => {} };
+}
+
+# a GET to the test's nginx with extra raw header lines
+
+sub get_with {
+	my ($uri, @headers) = @_;
+
+	return Test::Nginx::http("GET $uri HTTP/1.0" . CRLF
+		. 'Host: localhost' . CRLF
+		. join('', map { $_ . CRLF } @headers) . CRLF);
+}
+
+# a backend that answers with the request header block exactly as it came,
+# duplicates and order included (run with $t->run_daemon)
+
+sub header_daemon {
+	my ($port) = @_;
+
+	my $server = IO::Socket::INET->new(
+		Proto => 'tcp',
+		LocalAddr => "127.0.0.1:$port",
+		Listen => 5,
+		Reuse => 1
+	)
+		or die "Can't create listening socket: $!\n";
+
+	local $SIG{PIPE} = 'IGNORE';
+
+	while (my $client = $server->accept()) {
+		$client->autoflush(1);
+
+		my $headers = '';
+
+		while (<$client>) {
+			$headers .= $_;
+			last if /^\x0d?\x0a?$/;
+		}
+
+		next if $headers eq '';
+
+		print $client 'HTTP/1.1 200 OK' . CRLF
+			. 'Content-Type: text/plain' . CRLF
+			. 'Content-Length: ' . length($headers) . CRLF
+			. 'Connection: close' . CRLF . CRLF
+			. $headers;
+
+		close $client;
+	}
 }
 
 # a server on 127.0.0.1:8081 that answers with the propagation headers it
