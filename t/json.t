@@ -36,7 +36,8 @@ my @cmd = ($ENV{CC} || 'cc',
 	qw/ -O -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror -g /,
 	(map { "-I$ngx/$_" } qw{ src/core src/event src/event/modules
 		src/os/unix objs }),
-	"-I$src", '-o', $bin, 'unit/json_unit.c', "$src/ngx_otel_otlp_json.c");
+	"-I$src", '-o', $bin, 'unit/json_unit.c', "$src/ngx_otel_otlp_json.c",
+	"$src/ngx_otel_span.c");
 
 if (system(@cmd) != 0) {
 	fail('harness builds with -Wall -Werror');

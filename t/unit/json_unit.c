@@ -25,30 +25,6 @@
 #define JSON_UNIT_SENTINEL   0xa5
 
 
-/* a test copy of the table that ngx_otel_span.c defines */
-
-ngx_str_t  ngx_otel_attr_names[] = {
-    ngx_string("http.request.method"),
-    ngx_string("http.request.method_original"),
-    ngx_string("url.path"),
-    ngx_string("url.query"),
-    ngx_string("url.scheme"),
-    ngx_string("http.route"),
-    ngx_string("http.response.status_code"),
-    ngx_string("server.address"),
-    ngx_string("server.port"),
-    ngx_string("client.address"),
-    ngx_string("network.peer.address"),
-    ngx_string("network.peer.port"),
-    ngx_string("network.protocol.version"),
-    ngx_string("user_agent.original"),
-    ngx_string("http.request.body.size"),
-    ngx_string("http.response.body.size"),
-    ngx_string("error.type"),
-    ngx_null_string
-};
-
-
 static u_char      *json_unit_buf;
 static ngx_uint_t   json_unit_failed;
 static ngx_uint_t   json_unit_checks;
