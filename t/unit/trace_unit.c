@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 
 
-/* link stubs: the few nginx core symbols ngx_otel_trace.c refers to */
+/* stand-ins for the few nginx core symbols ngx_otel_trace.c refers to */
 
 ngx_pid_t   ngx_pid;
 static int  log_calls;
@@ -36,7 +36,7 @@ ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
     log_calls++;
 }
 
-/* end of link stubs */
+/* end of stand-ins */
 
 
 #define TP_TRACE  "4bf92f3577b34da6a3ce929d0e0e4736"
