@@ -5,6 +5,8 @@
 #   ./build.sh build   build build/ngx_otel_module.so against the system nginx
 #   ./build.sh test    build, then run the whole test suite (prove -r t/)
 #   ./build.sh demo    build, then run the gateway demo on 127.0.0.1
+#   ./build.sh fuzz [SECONDS]
+#                      build, then run every fuzz target SECONDS (60) each
 #
 # Each command installs what it needs first (Debian packages, npm packages
 # with the lockfile).  NGINX_SRC=/path/to/nginx-source builds against
@@ -21,6 +23,7 @@ apt_packages=(
     libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
     libcurl4-openssl-dev
     perl
+    clang libclang-rt-14-dev
 )
 
 log() {
@@ -169,6 +172,12 @@ cmd_test() {
     prove -r -j2 t/
 }
 
+cmd_fuzz() {
+    cmd_build
+    test_env
+    "$repo/fuzz/run.sh" "${1:-60}"
+}
+
 cmd_demo() {
     cmd_build
     test_env
@@ -179,8 +188,9 @@ case "${1:-}" in
     build) cmd_build ;;
     test)  cmd_test ;;
     demo)  cmd_demo ;;
+    fuzz)  cmd_fuzz "${2:-60}" ;;
     *)
-        echo "usage: $0 build | test | demo" >&2
+        echo "usage: $0 build | test | demo | fuzz [seconds]" >&2
         exit 2
         ;;
 esac
