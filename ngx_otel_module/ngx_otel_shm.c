@@ -21,17 +21,46 @@
  * record is reused only when head passes it, that is once its batch is
  * released.  A record never wraps: a PAD record fills the end of the ring.
  * Records are read by their exporter without the lock; the lock covers
- * only the positions, the counters and the copy of a new record.
+ * only the positions, the counters, the claim table and the copy of a new
+ * record.
+ *
+ * Each claimed batch has an entry in a small claim table: its range, its
+ * owner's pid, a generation number and an expiry time.  A batch that is
+ * not acknowledged stays claimed (a retry re-sends the same records); an
+ * exiting worker gives its unfinished batches back (RETURNED), and any
+ * exporter takes over the batches of a worker that died (its pid is gone)
+ * or that overran the expiry time it renews on every attempt.  Returned
+ * batches are claimed before new records.  The owner's release or give
+ * back checks pid and generation, so a batch taken over is never released
+ * twice.
  */
 
 
 #define NGX_OTEL_SHM_MAGIC          0x6f74656c   /* "otel" */
-#define NGX_OTEL_SHM_VERSION        1
+#define NGX_OTEL_SHM_VERSION        2
+
+/* batches in flight in all workers together */
+#define NGX_OTEL_SHM_CLAIMS         64
 
 #define NGX_OTEL_RECORD_QUEUED      1
 #define NGX_OTEL_RECORD_CLAIMED     2
 #define NGX_OTEL_RECORD_DONE        3
 #define NGX_OTEL_RECORD_PAD         4
+
+#define NGX_OTEL_CLAIM_FREE         0
+#define NGX_OTEL_CLAIM_ACTIVE       1
+#define NGX_OTEL_CLAIM_RETURNED     2
+
+
+typedef struct {
+    uint64_t                    start;
+    uint64_t                    end;
+    uint32_t                    nspans;
+    uint32_t                    state;
+    uint32_t                    gen;
+    ngx_pid_t                   pid;
+    time_t                      expire;
+} ngx_otel_claim_t;
 
 
 typedef struct {
@@ -46,6 +75,10 @@ typedef struct {
 
     ngx_otel_counters_t         counters;
 
+    uint32_t                    gen;
+    ngx_uint_t                  returned;
+    ngx_otel_claim_t            claims[NGX_OTEL_SHM_CLAIMS];
+
     size_t                      size;
     u_char                     *ring;
 } ngx_otel_shctx_t;
@@ -59,6 +92,8 @@ struct ngx_otel_zone_ctx_s {
 
 static ngx_inline ngx_otel_span_record_t *ngx_otel_shm_record(
     ngx_otel_shctx_t *sh, uint64_t pos);
+static ngx_otel_claim_t *ngx_otel_shm_owned(ngx_otel_shctx_t *sh,
+    ngx_otel_batch_t *batch);
 
 
 ngx_otel_zone_ctx_t *
@@ -219,23 +254,66 @@ ngx_otel_shm_pending(ngx_otel_zone_ctx_t *ctx)
 }
 
 
-ngx_int_t
-ngx_otel_shm_claim(ngx_otel_zone_ctx_t *ctx, ngx_uint_t max,
-    ngx_otel_batch_t *batch)
+uint64_t
+ngx_otel_shm_tail(ngx_otel_zone_ctx_t *ctx)
 {
-    uint64_t                 pos;
-    ngx_uint_t               n;
+    uint64_t  tail;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    tail = ctx->sh->tail;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return tail;
+}
+
+
+ngx_int_t
+ngx_otel_shm_claim(ngx_otel_zone_ctx_t *ctx, ngx_uint_t max, uint64_t limit,
+    time_t expire, ngx_otel_batch_t *batch)
+{
+    uint64_t                 pos, last;
+    ngx_uint_t               i, n;
+    ngx_otel_claim_t        *cl, *fcl;
     ngx_otel_shctx_t        *sh;
     ngx_otel_span_record_t  *rec;
 
     sh = ctx->sh;
-    n = 0;
+    fcl = NULL;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    pos = sh->claim;
+    for (i = 0; i < NGX_OTEL_SHM_CLAIMS; i++) {
+        cl = &sh->claims[i];
 
-    while (pos < sh->tail && n < max) {
+        if (cl->state == NGX_OTEL_CLAIM_FREE) {
+            if (fcl == NULL) {
+                fcl = cl;
+            }
+
+            continue;
+        }
+
+        /* an exiting exporter (it has a limit) leaves them to others */
+
+        if (cl->state == NGX_OTEL_CLAIM_RETURNED
+            && limit == NGX_OTEL_SHM_NO_LIMIT)
+        {
+            sh->returned--;
+            sh->pending -= cl->nspans;
+            goto claimed;
+        }
+    }
+
+    if (fcl == NULL) {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    n = 0;
+    pos = sh->claim;
+    last = ngx_min(sh->tail, limit);
+
+    while (pos < last && n < max) {
         rec = ngx_otel_shm_record(sh, pos);
 
         if (rec->state == NGX_OTEL_RECORD_QUEUED) {
@@ -246,16 +324,35 @@ ngx_otel_shm_claim(ngx_otel_zone_ctx_t *ctx, ngx_uint_t max,
         pos += rec->size;
     }
 
-    batch->start = sh->claim;
-    batch->end = pos;
-    batch->nspans = n;
+    if (n == 0) {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    cl = fcl;
+    cl->start = sh->claim;
+    cl->end = pos;
+    cl->nspans = (uint32_t) n;
 
     sh->claim = pos;
     sh->pending -= n;
 
+claimed:
+
+    cl->state = NGX_OTEL_CLAIM_ACTIVE;
+    cl->gen = ++sh->gen;
+    cl->pid = ngx_pid;
+    cl->expire = expire;
+
+    batch->start = cl->start;
+    batch->end = cl->end;
+    batch->nspans = cl->nspans;
+    batch->claim = cl - sh->claims;
+    batch->gen = cl->gen;
+
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    return n ? NGX_OK : NGX_DECLINED;
+    return NGX_OK;
 }
 
 
@@ -278,17 +375,49 @@ ngx_otel_shm_next(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch,
 }
 
 
-void
+static ngx_otel_claim_t *
+ngx_otel_shm_owned(ngx_otel_shctx_t *sh, ngx_otel_batch_t *batch)
+{
+    ngx_otel_claim_t  *cl;
+
+    if (batch->claim >= NGX_OTEL_SHM_CLAIMS) {
+        return NULL;
+    }
+
+    cl = &sh->claims[batch->claim];
+
+    if (cl->state != NGX_OTEL_CLAIM_ACTIVE
+        || cl->gen != batch->gen
+        || cl->pid != ngx_pid)
+    {
+        return NULL;
+    }
+
+    return cl;
+}
+
+
+ngx_int_t
 ngx_otel_shm_release(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch,
-    ngx_uint_t exported)
+    ngx_uint_t exported, ngx_uint_t rejected)
 {
     uint64_t                 pos;
+    ngx_otel_claim_t        *cl;
     ngx_otel_shctx_t        *sh;
     ngx_otel_span_record_t  *rec;
 
     sh = ctx->sh;
 
-    /* the batch's records are ours alone until head passes them */
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    cl = ngx_otel_shm_owned(sh, batch);
+
+    if (cl == NULL) {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    cl->state = NGX_OTEL_CLAIM_FREE;
 
     for (pos = batch->start; pos < batch->end; pos += rec->size) {
         rec = ngx_otel_shm_record(sh, pos);
@@ -297,8 +426,6 @@ ngx_otel_shm_release(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch,
             rec->state = NGX_OTEL_RECORD_DONE;
         }
     }
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
 
     while (sh->head < sh->claim) {
         rec = ngx_otel_shm_record(sh, sh->head);
@@ -312,14 +439,147 @@ ngx_otel_shm_release(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch,
         sh->head += rec->size;
     }
 
-    if (exported) {
-        sh->counters.exported += batch->nspans;
+    sh->counters.exported += exported;
+    sh->counters.rejected += rejected;
 
-    } else {
-        sh->counters.rejected += batch->nspans;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_otel_shm_giveback(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch)
+{
+    ngx_otel_claim_t  *cl;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    cl = ngx_otel_shm_owned(ctx->sh, batch);
+
+    if (cl == NULL) {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    cl->state = NGX_OTEL_CLAIM_RETURNED;
+    cl->pid = 0;
+
+    ctx->sh->returned++;
+    ctx->sh->pending += cl->nspans;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_otel_shm_touch(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch,
+    time_t expire)
+{
+    ngx_otel_claim_t  *cl;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    cl = ngx_otel_shm_owned(ctx->sh, batch);
+
+    if (cl != NULL) {
+        cl->expire = expire;
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return cl ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_uint_t
+ngx_otel_shm_reclaim(ngx_otel_zone_ctx_t *ctx)
+{
+    time_t             now;
+    uint32_t           gen[NGX_OTEL_SHM_CLAIMS];
+    ngx_pid_t          pid[NGX_OTEL_SHM_CLAIMS];
+    ngx_uint_t         i, n, spans;
+    ngx_otel_claim_t  *cl;
+    ngx_otel_shctx_t  *sh;
+
+    sh = ctx->sh;
+    now = ngx_time();
+    spans = 0;
+    n = 0;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (i = 0; i < NGX_OTEL_SHM_CLAIMS; i++) {
+        cl = &sh->claims[i];
+
+        pid[i] = 0;
+        gen[i] = 0;
+
+        if (cl->state != NGX_OTEL_CLAIM_ACTIVE || cl->pid == ngx_pid) {
+            continue;
+        }
+
+        if (cl->expire < now) {
+            goto reclaim;
+        }
+
+        /* the owner's liveness is checked below, without the lock */
+
+        pid[i] = cl->pid;
+        gen[i] = cl->gen;
+        n++;
+        continue;
+
+    reclaim:
+
+        cl->state = NGX_OTEL_CLAIM_RETURNED;
+        cl->pid = 0;
+        sh->returned++;
+        sh->pending += cl->nspans;
+        spans += cl->nspans;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (n == 0) {
+        return spans;
+    }
+
+    for (i = 0; i < NGX_OTEL_SHM_CLAIMS; i++) {
+        if (pid[i] == 0) {
+            continue;
+        }
+
+        if (kill(pid[i], 0) == 0 || ngx_errno != NGX_ESRCH) {
+            pid[i] = 0;
+        }
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (i = 0; i < NGX_OTEL_SHM_CLAIMS; i++) {
+        cl = &sh->claims[i];
+
+        if (pid[i] == 0
+            || cl->state != NGX_OTEL_CLAIM_ACTIVE
+            || cl->pid != pid[i]
+            || cl->gen != gen[i])
+        {
+            continue;
+        }
+
+        cl->state = NGX_OTEL_CLAIM_RETURNED;
+        cl->pid = 0;
+        sh->returned++;
+        sh->pending += cl->nspans;
+        spans += cl->nspans;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return spans;
 }
 
 

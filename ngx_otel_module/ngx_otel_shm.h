@@ -32,12 +32,22 @@ typedef struct {
 } ngx_otel_counters_t;
 
 
-/* a run of records, claimed by one exporter until released */
+/*
+ * A run of records claimed by one exporter until it releases the batch
+ * (acknowledged or dropped) or gives it back (not sent: at exit).  "claim"
+ * and "gen" name the zone's claim entry, so that an exporter whose batch
+ * was taken over (it died or overran "expire") can no longer touch it.
+ */
 typedef struct {
     uint64_t                    start;
     uint64_t                    end;
     ngx_uint_t                  nspans;
+    ngx_uint_t                  claim;
+    uint32_t                    gen;
 } ngx_otel_batch_t;
+
+
+#define NGX_OTEL_SHM_NO_LIMIT       ((uint64_t) -1)
 
 
 ngx_otel_zone_ctx_t *ngx_otel_shm_create(ngx_conf_t *cf);
@@ -49,12 +59,41 @@ ngx_int_t ngx_otel_shm_push(ngx_otel_zone_ctx_t *ctx, ngx_otel_span_t *span);
 /* spans queued and not yet claimed; read without the lock */
 ngx_uint_t ngx_otel_shm_pending(ngx_otel_zone_ctx_t *ctx);
 
+/* the position after the last queued record */
+uint64_t ngx_otel_shm_tail(ngx_otel_zone_ctx_t *ctx);
+
+/*
+ * Claims a batch of at most "max" spans queued before position "limit":
+ * first a batch given back by another exporter (unless there is a limit:
+ * an exiting exporter leaves those to others), else new records.  The
+ * claim may be taken over by another exporter after "expire" (seconds,
+ * ngx_time()) unless renewed with ngx_otel_shm_touch().  NGX_DECLINED:
+ * nothing to claim, or too many batches in flight in the zone.
+ */
 ngx_int_t ngx_otel_shm_claim(ngx_otel_zone_ctx_t *ctx, ngx_uint_t max,
-    ngx_otel_batch_t *batch);
+    uint64_t limit, time_t expire, ngx_otel_batch_t *batch);
 ngx_otel_span_record_t *ngx_otel_shm_next(ngx_otel_zone_ctx_t *ctx,
     ngx_otel_batch_t *batch, uint64_t *pos);
-void ngx_otel_shm_release(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch,
-    ngx_uint_t exported);
+
+/*
+ * The three ends of a claim; each returns NGX_DECLINED and does nothing
+ * if the batch is no longer ours.  release: the batch is done with,
+ * "exported" spans acknowledged and "rejected" ones dropped; giveback: the
+ * spans go back to the queue for any exporter.
+ */
+ngx_int_t ngx_otel_shm_release(ngx_otel_zone_ctx_t *ctx,
+    ngx_otel_batch_t *batch, ngx_uint_t exported, ngx_uint_t rejected);
+ngx_int_t ngx_otel_shm_giveback(ngx_otel_zone_ctx_t *ctx,
+    ngx_otel_batch_t *batch);
+ngx_int_t ngx_otel_shm_touch(ngx_otel_zone_ctx_t *ctx,
+    ngx_otel_batch_t *batch, time_t expire);
+
+/*
+ * Makes claimable again the batches of exporters that are gone (their
+ * process no longer exists) or overran their "expire"; returns how many
+ * spans that were.
+ */
+ngx_uint_t ngx_otel_shm_reclaim(ngx_otel_zone_ctx_t *ctx);
 
 void ngx_otel_shm_count_request(ngx_otel_zone_ctx_t *ctx, ngx_uint_t failed,
     ngx_uint_t retried);

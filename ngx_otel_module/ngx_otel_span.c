@@ -23,6 +23,10 @@
  */
 
 
+#define ngx_otel_span_copy(dst, src, n)                                       \
+    ((n) ? ngx_cpymem(dst, src, n) : (dst))
+
+
 static size_t ngx_otel_span_attr_size(ngx_otel_attr_t *attr);
 static size_t ngx_otel_span_cut(ngx_str_t *s, size_t max);
 
@@ -136,9 +140,11 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     rec->nattrs = (uint16_t) n;
     rec->reserved = 0;
 
+    /* an empty string may have a NULL pointer, which memcpy() must not see */
+
     p = (u_char *) &rec[1];
-    p = ngx_cpymem(p, span->name.data, rec->name_len);
-    p = ngx_cpymem(p, span->tracestate.data, rec->tracestate_len);
+    p = ngx_otel_span_copy(p, span->name.data, rec->name_len);
+    p = ngx_otel_span_copy(p, span->tracestate.data, rec->tracestate_len);
 
     for (i = 0; i < n; i++) {
         attr = &span->attrs[i];
@@ -149,7 +155,7 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
         if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
             len = ngx_otel_span_cut(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
             *p++ = (u_char) len;
-            p = ngx_cpymem(p, attr->key.data, len);
+            p = ngx_otel_span_copy(p, attr->key.data, len);
         }
 
         if (attr->type == NGX_OTEL_ATTR_INT) {
@@ -160,7 +166,7 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
         len16 = (uint16_t) ngx_otel_span_cut(&attr->str,
                                              NGX_OTEL_ATTR_VALUE_MAX_LEN);
         p = ngx_cpymem(p, &len16, sizeof(uint16_t));
-        p = ngx_cpymem(p, attr->str.data, len16);
+        p = ngx_otel_span_copy(p, attr->str.data, len16);
     }
 }
 
