@@ -5,6 +5,8 @@
 #   ./build.sh build   build build/ngx_otel_module.so against the system nginx
 #   ./build.sh test    build, then run the whole test suite (prove -r t/)
 #   ./build.sh demo    build, then run the gateway demo on 127.0.0.1
+#   ./build.sh test-asan
+#                      the suite with the module built with ASan and UBSan
 #   ./build.sh fuzz [SECONDS]
 #                      build, then run every fuzz target SECONDS (60) each
 #
@@ -16,6 +18,10 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="$repo/build"
+
+# extra compiler and linker flags of the module (the sanitizer build)
+extra_cc_opt=""
+extra_ld_opt=""
 
 apt_packages=(
     nginx nginx-dev build-essential pkg-config
@@ -125,7 +131,9 @@ configure_nginx() {
         cd "$src"
         # shellcheck disable=SC1091
         . ./conf_flags
-        ./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$repo"
+        ./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$repo" \
+            ${extra_cc_opt:+--with-cc-opt="$extra_cc_opt"} \
+            ${extra_ld_opt:+--with-ld-opt="$extra_ld_opt"}
     ) >"$build/configure.log" 2>&1 || { tail -30 "$build/configure.log"; exit 1; }
 }
 
@@ -172,6 +180,56 @@ cmd_test() {
     prove -r -j2 t/
 }
 
+# The module built with AddressSanitizer and UndefinedBehaviorSanitizer,
+# loaded into the system nginx (nginx-dev has no sources to instrument
+# nginx itself) through a wrapper that preloads the sanitizer runtimes.
+# A report aborts the worker: nginx logs "exited on signal 6" as an
+# [alert], which fails every test's "no alerts" check; the report itself
+# is in that test's error.log (UBSan) or in build-asan/reports (ASan).
+cmd_test_asan() {
+    build="$repo/build-asan"
+    extra_cc_opt="-fsanitize=address,undefined -fno-sanitize-recover=all"
+    extra_cc_opt="$extra_cc_opt -fno-omit-frame-pointer"
+    extra_ld_opt="-fsanitize=address,undefined"
+
+    cmd_build
+    install_npm
+
+    local wrapper="$build/nginx-asan" reports="$build/reports" runtime rc=0
+
+    runtime="$(gcc -print-file-name=libasan.so)"
+    runtime="$runtime $(gcc -print-file-name=libubsan.so)"
+
+    rm -rf "$reports"
+    mkdir -p "$reports"
+
+    # nginx's own allocations are not ours to judge: no leak checking
+    {
+        echo '#!/bin/sh'
+        echo "export LD_PRELOAD=\"$runtime\""
+        echo "export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$reports/asan"
+        echo "export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1"
+        echo 'exec /usr/sbin/nginx "$@"'
+    } >"$wrapper"
+    chmod +x "$wrapper"
+
+    test_env
+    export TEST_NGINX_BINARY="$wrapper"
+
+    log "running the test suite under AddressSanitizer and UBSan"
+    cd "$repo"
+
+    prove -r -j2 t/ || rc=$?
+
+    if [ -n "$(ls -A "$reports")" ]; then
+        log "sanitizer reports:"
+        cat "$reports"/*
+        rc=1
+    fi
+
+    return $rc
+}
+
 cmd_fuzz() {
     cmd_build
     test_env
@@ -189,8 +247,9 @@ case "${1:-}" in
     test)  cmd_test ;;
     demo)  cmd_demo ;;
     fuzz)  cmd_fuzz "${2:-60}" ;;
+    test-asan) cmd_test_asan ;;
     *)
-        echo "usage: $0 build | test | demo | fuzz [seconds]" >&2
+        echo "usage: $0 build | test | test-asan | demo | fuzz [seconds]" >&2
         exit 2
         ;;
 esac
