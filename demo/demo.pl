@@ -3,7 +3,8 @@
 # The gateway demo of ./build.sh demo: the system nginx with our module as a
 # gateway in front of a backend service (a second nginx, also traced, as a
 # service instrumented with OpenTelemetry would be), a few requests, and the
-# traces both exported, printed as trees.
+# traces both export over OTLP/HTTP to a small collector run here, printed
+# as trees.
 #
 # Everything listens on 127.0.0.1 and lives in a temporary directory.
 
@@ -13,13 +14,23 @@ use strict;
 use File::Temp qw/ tempdir /;
 use IO::Socket::INET;
 use JSON::PP;
+use POSIX qw//;
 use Time::HiRes qw/ sleep /;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $module = $ENV{TEST_NGINX_GLOBALS} || die "run me from ./build.sh demo\n";
 
 my $dir = tempdir('ngx-otel-demo-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my ($gw_port, $svc_port) = (free_port(), free_port());
+my ($gw_port, $svc_port, $col_port) = (free_port(), free_port(), free_port());
+
+mkdir "$dir/received";
+
+my $collector = fork() // die "fork: $!\n";
+
+if ($collector == 0) {
+	collector($col_port);
+	POSIX::_exit(0);
+}
 
 my %instances = (
 	gateway => conf('gateway', $gw_port, <<"EOF"),
@@ -54,12 +65,13 @@ for my $name (sort keys %instances) {
 		'error.log') == 0 or die "cannot start the $name nginx\n";
 }
 
-END { stop() if defined $dir; }
+END { stop() if defined $dir && $collector; }
 
-wait_port($_) for $gw_port, $svc_port;
+wait_port($_) for $gw_port, $svc_port, $col_port;
 
 print "\nngx_otel_module demo: gateway on 127.0.0.1:$gw_port, "
-	. "orders service on 127.0.0.1:$svc_port\n\n";
+	. "orders service on 127.0.0.1:$svc_port,\n"
+	. "OTLP/HTTP collector on 127.0.0.1:$col_port\n\n";
 
 my @requests = (
 	[ 'GET /api/orders', {} ],
@@ -78,17 +90,18 @@ for my $r (@requests) {
 	printf "  %-26s -> %s%s\n", $line, $status, $sent ? "   (sent $sent)" : '';
 }
 
-# both exporters flush every 100 ms; give them a few rounds
+# both exporters send every 100 ms; give them a few rounds
 
-sleep 0.6;
+sleep 0.8;
 
 print "\nGateway access log (\$otel_trace_id, \$otel_span_id):\n\n";
 print "  $_\n" for split /\n/, read_file("$dir/gateway/access.log");
 
-my @spans = map { read_spans("$dir/$_/spans.json") } qw/ gateway orders /;
+my @bodies = glob("$dir/received/*");
+my @spans = map { read_spans($_) } @bodies;
 
-print "\nTraces exported (OTLP JSON lines, the Collector file format), "
-	. scalar(@spans) . " spans:\n";
+print "\nTraces received by the collector (" . scalar(@bodies)
+	. " OTLP/HTTP export requests, " . scalar(@spans) . " spans):\n";
 
 my %traces;
 push @{$traces{$_->{traceId}}}, $_ for @spans;
@@ -98,9 +111,9 @@ for my $trace (sort keys %traces) {
 	print_tree($traces{$trace});
 }
 
-print "\nThe span files are OTLP JSON: $dir/*/spans.json (removed on exit).\n"
-	. "Point \"endpoint\" at a file, or, once network export lands, at "
-	. "your collector.\n\n";
+print "\nPoint \"endpoint\" at your OpenTelemetry Collector, Jaeger or Tempo "
+	. "(grpc, http/protobuf\nor http/json), or at file:/path for OTLP JSON "
+	. "lines.\n\n";
 
 ###############################################################################
 
@@ -128,9 +141,11 @@ sub print_tree {
 			my $remote = $s->{parentSpanId} && !$ids{$s->{parentSpanId}}
 				? "  (remote parent $s->{parentSpanId})" : '';
 
-			printf "    %s%-8s %-18s %s  %.3f ms  span %s%s%s\n",
-				'  ' x $depth . ($depth ? '└─ ' : ''),
-				$s->{service}, $s->{name},
+			my $who = ('   ' x ($depth - 1)) . ($depth ? '└─ ' : '')
+				. $s->{service};
+
+			printf "    %-14s %-18s %s  %.3f ms  span %s%s%s\n",
+				$who, $s->{name},
 				$a{'http.response.status_code'} // '-',
 				($s->{endTimeUnixNano} - $s->{startTimeUnixNano}) / 1e6,
 				$s->{spanId},
@@ -189,7 +204,8 @@ http {
     scgi_temp_path $dir/$service;
 
     otel_exporter {
-        endpoint file:$dir/$service/spans.json;
+        endpoint http://127.0.0.1:$col_port;
+        protocol http/json;
         interval 100ms;
     }
 
@@ -233,6 +249,49 @@ sub stop {
 	}
 
 	sleep 0.3;
+
+	kill 'TERM', $collector;
+	waitpid($collector, 0);
+}
+
+# a minimal OTLP/HTTP receiver: each POST body is saved, the answer is an
+# empty ExportTraceServiceResponse; one process per connection (keepalive)
+
+sub collector {
+	my ($port) = @_;
+
+	my $server = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port",
+		Listen => 16, ReuseAddr => 1) or die "collector: $!\n";
+
+	$SIG{CHLD} = 'IGNORE';
+	my $n = 0;
+
+	while (my $c = $server->accept()) {
+		$n++;
+		next if fork();
+
+		my $m = 0;
+
+		while (defined(my $line = <$c>)) {
+			my %h;
+
+			while (defined(my $hl = <$c>)) {
+				last if $hl =~ /^\r?\n$/;
+				$h{lc $1} = $2 if $hl =~ /^([^:]+):\s*(.*?)\r?$/;
+			}
+
+			my $body = '';
+			read($c, $body, $h{'content-length'} // 0);
+
+			write_file(sprintf("%s/received/%d-%d.json", $dir, $n, ++$m),
+				$body);
+
+			print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				. "Content-Length: 2\r\n\r\n{}";
+		}
+
+		POSIX::_exit(0);
+	}
 }
 
 sub free_port {
