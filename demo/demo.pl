@@ -141,7 +141,7 @@ sub print_tree {
 			my $remote = $s->{parentSpanId} && !$ids{$s->{parentSpanId}}
 				? "  (remote parent $s->{parentSpanId})" : '';
 
-			my $who = ('   ' x ($depth - 1)) . ($depth ? '└─ ' : '')
+			my $who = ('   ' x ($depth - 1)) . ($depth ? '`- ' : '')
 				. $s->{service};
 
 			printf "    %-14s %-18s %s  %.3f ms  span %s%s%s\n",
