@@ -1854,6 +1854,16 @@ ngx_otel_exporter_abort(ngx_otel_exporter_t *exp)
                       "otel exporter: %ui spans not exported by this worker "
                       "are left in the zone", n);
     }
+
+    /* new workers of a reload export these; a stopping nginx loses them */
+
+    n = ngx_otel_shm_pending(exp->zone);
+
+    if (n) {
+        ngx_log_error(NGX_LOG_NOTICE, exp->log, 0,
+                      "otel exporter: %ui spans still queued in the zone "
+                      "when this worker exits", n);
+    }
 }
 
 

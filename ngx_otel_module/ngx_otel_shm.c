@@ -293,10 +293,13 @@ ngx_otel_shm_claim(ngx_otel_zone_ctx_t *ctx, ngx_uint_t max, uint64_t limit,
             continue;
         }
 
-        /* an exiting exporter (it has a limit) leaves them to others */
+        /*
+         * an exiting exporter (it has a limit) takes only what was queued
+         * before its limit: at a quit nobody else is left to take it
+         */
 
         if (cl->state == NGX_OTEL_CLAIM_RETURNED
-            && limit == NGX_OTEL_SHM_NO_LIMIT)
+            && (limit == NGX_OTEL_SHM_NO_LIMIT || cl->end <= limit))
         {
             sh->returned--;
             sh->pending -= cl->nspans;
