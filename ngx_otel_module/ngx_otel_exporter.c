@@ -1651,10 +1651,45 @@ ngx_otel_exporter_debug(CURL *easy, curl_infotype type, char *data,
 {
     ngx_otel_exporter_t *exp = userp;
 
-    static char  *types[] = { "*", "<", ">" };
+    u_char        *eol;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    static char   *types[] = { "*", "<", ">" };
 
     if (type > CURLINFO_HEADER_OUT) {
         return 0;
+    }
+
+    /*
+     * the request's headers carry the "header" values, auth tokens among
+     * them: only its first line, the request line, goes to the log, and
+     * no text of curl's own that repeats a value (HTTP/2 header dumps)
+     */
+
+    if (type == CURLINFO_HEADER_OUT) {
+        eol = ngx_strlchr((u_char *) data, (u_char *) data + size, CR);
+
+        if (eol != NULL) {
+            size = eol - (u_char *) data;
+        }
+    }
+
+    if (exp->conf->headers) {
+        kv = exp->conf->headers->elts;
+
+        for (i = 0; i < exp->conf->headers->nelts; i++) {
+            if (kv[i].value.len
+                && ngx_strlcasestrn((u_char *) data, (u_char *) data + size,
+                                    kv[i].value.data, kv[i].value.len - 1)
+                   != NULL)
+            {
+                ngx_log_debug1(NGX_LOG_DEBUG_EVENT, exp->log, 0,
+                               "otel curl: %s (a configured header value, "
+                               "not logged)", types[type]);
+                return 0;
+            }
+        }
     }
 
     while (size && (data[size - 1] == CR || data[size - 1] == LF)) {

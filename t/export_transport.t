@@ -118,7 +118,7 @@ $t->waitforsocket('127.0.0.1:' . port(8082)) or die "no collector";
 
 run_with($t, @{ $runs[0] });
 
-$t->plan(12 * @runs + 2);
+$t->plan(12 * @runs + 3);
 
 ###############################################################################
 
@@ -210,6 +210,17 @@ is(scalar(grep { !eq_deeply_json($content{$_}, $ref) } @names), 0,
 
 is($ref->[0]{attrs}{'app.custom'}, "caf\x{e9} \x{fffd}",
 	'invalid utf-8 replaced');
+
+# the debug log shows the exporter's requests, never the header values
+
+my @curl = grep { /otel curl: / } split /\n/, $t->read_file('error.log');
+
+SKIP: {
+skip 'nginx without --with-debug', 1 unless @curl;
+
+is(scalar(grep { /secret|Bearer token|from-env/ } @curl), 0,
+	'header values never logged');
+}
 
 ###############################################################################
 
