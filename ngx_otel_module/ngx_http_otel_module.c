@@ -58,7 +58,7 @@ static ngx_int_t ngx_http_otel_resource(ngx_conf_t *cf,
 static ngx_int_t ngx_http_otel_env_headers(ngx_conf_t *cf,
     ngx_otel_exporter_conf_t *ecf);
 static ngx_int_t ngx_http_otel_env_list(ngx_conf_t *cf, const char *name,
-    ngx_array_t *list);
+    ngx_uint_t secret, ngx_array_t *list);
 static ngx_int_t ngx_http_otel_keyval_find(ngx_array_t *list,
     ngx_str_t *key, ngx_uint_t caseless);
 static ngx_int_t ngx_http_otel_keyval_add(ngx_array_t *list,
@@ -1389,7 +1389,7 @@ ngx_http_otel_resource(ngx_conf_t *cf, ngx_http_otel_main_conf_t *omcf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_otel_env_list(cf, "OTEL_RESOURCE_ATTRIBUTES", &envattrs)
+    if (ngx_http_otel_env_list(cf, "OTEL_RESOURCE_ATTRIBUTES", 0, &envattrs)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -1494,7 +1494,7 @@ ngx_http_otel_env_headers(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_otel_env_list(cf, "OTEL_EXPORTER_OTLP_HEADERS", &env)
+    if (ngx_http_otel_env_list(cf, "OTEL_EXPORTER_OTLP_HEADERS", 1, &env)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -1549,7 +1549,8 @@ ngx_http_otel_env_headers(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
  */
 
 static ngx_int_t
-ngx_http_otel_env_list(ngx_conf_t *cf, const char *name, ngx_array_t *list)
+ngx_http_otel_env_list(ngx_conf_t *cf, const char *name, ngx_uint_t secret,
+    ngx_array_t *list)
 {
     char          *env;
     u_char        *p, *last, *item, *eq, *end, *dst, *src;
@@ -1636,9 +1637,17 @@ ngx_http_otel_env_list(ngx_conf_t *cf, const char *name, ngx_array_t *list)
 
 invalid:
 
-    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                       "ignoring malformed %s environment variable \"%s\"",
-                       name, env);
+    if (secret) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "ignoring malformed %s environment variable "
+                           "(its value may hold credentials: not shown)",
+                           name);
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "ignoring malformed %s environment variable "
+                           "\"%s\"", name, env);
+    }
 
     list->nelts = 0;
 

@@ -120,7 +120,7 @@ sub unique {
 	return !grep { $seen{$_}++ } @$keys;
 }
 
-$t->plan(26);
+$t->plan(27);
 
 ###############################################################################
 
@@ -228,6 +228,7 @@ my $check = conf('check.json', '');
 	my ($ok, $out) = $t->check_config($check);
 	ok($ok && $out =~ /\[warn\] [^\n]*OTEL_EXPORTER_OTLP_HEADERS/,
 		'nginx -t: malformed OTEL_EXPORTER_OTLP_HEADERS') or diag($out);
+	unlike($out, qr/api-key/, 'nginx -t: its value, maybe a secret, not shown');
 }
 
 {
