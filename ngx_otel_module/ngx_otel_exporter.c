@@ -278,8 +278,7 @@ ngx_otel_exporter_init_network(ngx_cycle_t *cycle, ngx_otel_exporter_t *exp)
     }
 
     if (ecf->protocol != NGX_OTEL_PROTOCOL_HTTP_JSON) {
-        exp->otlp = ngx_otel_otlp_create(cycle->pool, ecf->resource,
-                                         cycle->log);
+        exp->otlp = ngx_otel_otlp_create(cycle->pool, ecf->resource);
         if (exp->otlp == NULL) {
             return NGX_ERROR;
         }
@@ -983,7 +982,6 @@ ngx_otel_exporter_protobuf(ngx_otel_exporter_t *exp, ngx_otel_batch_t *batch,
     u_char                  *p;
     size_t                   first, used;
     uint64_t                 pos;
-    ngx_str_t                out;
     ngx_otel_span_t          span;
     ngx_otel_span_record_t  *rec;
 
@@ -1001,17 +999,26 @@ ngx_otel_exporter_protobuf(ngx_otel_exporter_t *exp, ngx_otel_batch_t *batch,
     while ((rec = ngx_otel_shm_next(exp->zone, batch, &pos)) != NULL) {
         ngx_otel_span_record_read(rec, &span, exp->attrs);
 
-        if (ngx_otel_otlp_span(exp->otlp, &span, &out) != NGX_OK) {
-            return NGX_ERROR;
-        }
+        p = ngx_otel_otlp_span(b->data + used, b->data + b->size, &span);
 
-        p = ngx_otel_exporter_reserve(b, used, out.len, exp->log);
         if (p == NULL) {
-            return NGX_ERROR;
+            p = ngx_otel_exporter_reserve(b, used,
+                                          ngx_otel_otlp_span_size(&span),
+                                          exp->log);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_otel_otlp_span(p, b->data + b->size, &span);
+
+            if (p == NULL) {
+                ngx_log_error(NGX_LOG_ALERT, exp->log, 0,
+                              "otel span larger than its size");
+                return NGX_ERROR;
+            }
         }
 
-        ngx_memcpy(p, out.data, out.len);
-        used += out.len;
+        used = p - b->data;
     }
 
     p = ngx_otel_otlp_envelope(exp->otlp, b->data + first, used - first);

@@ -552,7 +552,8 @@ sub _unescape {
 }
 
 my %kinds = (SPAN_KIND_UNSPECIFIED => 0, SPAN_KIND_INTERNAL => 1,
-	SPAN_KIND_SERVER => 2, SPAN_KIND_CLIENT => 3);
+	SPAN_KIND_SERVER => 2, SPAN_KIND_CLIENT => 3, SPAN_KIND_PRODUCER => 4,
+	SPAN_KIND_CONSUMER => 5);
 my %codes = (STATUS_CODE_UNSET => 0, STATUS_CODE_OK => 1,
 	STATUS_CODE_ERROR => 2);
 
@@ -565,7 +566,8 @@ sub _pb_attrs {
 
 	for my $kv (@{ $list || [] }) {
 		my $v = _one($kv, 'value') || {};
-		$a{_utf8(_one($kv, 'key'))} = defined _one($v, 'int_value')
+		# proto3: no key is the empty key
+		$a{_utf8(_one($kv, 'key') // '')} = defined _one($v, 'int_value')
 			? _one($v, 'int_value') + 0 : _utf8(_one($v, 'string_value'));
 	}
 
