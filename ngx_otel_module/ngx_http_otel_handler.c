@@ -25,7 +25,11 @@ enum {
     NGX_HTTP_OTEL_H_MAX
 };
 
-#define NGX_HTTP_OTEL_TRACESTATE_LINES  16
+/*
+ * A tracestate line with anything but OWS and "," in it has a member or is
+ * invalid: more such lines than members allowed make an invalid tracestate
+ */
+#define NGX_HTTP_OTEL_TRACESTATE_LINES  NGX_OTEL_TRACESTATE_MAX_MEMBERS
 
 
 typedef struct {
@@ -33,6 +37,7 @@ typedef struct {
     ngx_uint_t                  count[NGX_HTTP_OTEL_H_MAX];
     ngx_str_t                   tracestate[NGX_HTTP_OTEL_TRACESTATE_LINES];
     ngx_uint_t                  ntracestate;
+    ngx_uint_t                  tracestate_over;
 } ngx_http_otel_headers_t;
 
 
@@ -358,6 +363,7 @@ ngx_http_otel_cleanup(void *data)
 static void
 ngx_http_otel_scan_headers(ngx_http_request_t *r, ngx_http_otel_headers_t *hs)
 {
+    u_char           *p, *last;
     ngx_uint_t        i, id;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
@@ -412,10 +418,28 @@ ngx_http_otel_scan_headers(ngx_http_request_t *r, ngx_http_otel_headers_t *hs)
             hs->first[id] = &h[i];
         }
 
-        if (id == NGX_HTTP_OTEL_H_TRACESTATE
-            && hs->ntracestate < NGX_HTTP_OTEL_TRACESTATE_LINES)
-        {
+        if (id != NGX_HTTP_OTEL_H_TRACESTATE) {
+            continue;
+        }
+
+        /* lines without members ("", ",", OWS) add nothing */
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        if (p == last) {
+            continue;
+        }
+
+        if (hs->ntracestate < NGX_HTTP_OTEL_TRACESTATE_LINES) {
             hs->tracestate[hs->ntracestate++] = h[i].value;
+
+        } else {
+            hs->tracestate_over = 1;
         }
     }
 }
@@ -504,11 +528,11 @@ ngx_http_otel_extract(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
     ngx_memcpy(ctx->trace_id, parent.trace_id, NGX_OTEL_TRACE_ID_LEN);
     ngx_memcpy(ctx->parent_id, parent.span_id, NGX_OTEL_SPAN_ID_LEN);
 
-    /* more lines than we keep: no partial tracestate is passed on */
+    /* more than 32 lines with members: more than 32 members, invalid */
 
     if (olcf->propagators[i] != NGX_HTTP_OTEL_PROP_TRACECONTEXT
         || hs->ntracestate == 0
-        || hs->count[NGX_HTTP_OTEL_H_TRACESTATE] > hs->ntracestate)
+        || hs->tracestate_over)
     {
         return;
     }

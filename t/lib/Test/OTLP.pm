@@ -20,8 +20,18 @@ package Test::OTLP;
 #     200 rejected=2 msg=bad   a partial success in the answer's body
 #     hang                     read the request, never answer
 #     close                    read the request, close the connection
+#     cut                      close in the middle of the answer's body
+#                              (saved as "cutbody")
+#     cut=head                 close in the middle of the answer's headers
+#                              (saved as "cuthead")
+#     delay=1.5                answer after 1.5 s (other connections are
+#                              served meanwhile)
 #
-# and while DIR/collector.hang exists every request hangs.
+# and while DIR/collector.hang exists every request hangs; while
+# DIR/collector.mode exists, its first line is the answer to every request
+# instead of the plan's ("delay=1", "cut", "503 retry-after=1"...).  A
+# delayed request whose connection is closed before its answer is renamed
+# NNNNN-gone.
 #
 # The decoder is protoc (Debian's protobuf-compiler) with our .proto
 # files: no code of the module is involved.
@@ -68,11 +78,83 @@ sub collector {
 	local $SIG{PIPE} = 'IGNORE';
 
 	my $sel = IO::Select->new($server);
-	my (%buf, %hung);
+	my (%buf, %hung, %later);
 	my $n = 0;
 
+	# the requests of one connection, one after another: none while its
+	# answer is delayed
+
+	my $serve = sub {
+		my ($fh) = @_;
+
+		while (!$hung{$fh} && !$later{$fh}
+			&& defined(my $req = _read_request(\$buf{$fh}, $fh)))
+		{
+			my $answer = _answer($dir);
+			my $status = $answer->{hang} ? 'hang'
+				: $answer->{close} ? 'close'
+				: defined $answer->{cut} ? "cut$answer->{cut}"
+				: $answer->{status};
+
+			# a gRPC error answered with HTTP 200: "200g14"
+
+			$status .= "g$answer->{grpc}"
+				if $answer->{grpc} && _grpc($req);
+
+			my $name = sprintf('%05d-%s', ++$n, $status);
+			_save($dir, $name, $req);
+
+			if ($answer->{hang}) {
+				$hung{$fh} = 1;
+				last;
+			}
+
+			if ($answer->{close}) {
+				$sel->remove($fh);
+				delete $buf{$fh};
+				close $fh;
+				last;
+			}
+
+			my $reply = _reply($answer, $req);
+
+			if (defined $answer->{cut}) {
+				# an answer with a body to cut: one byte of 64 sent
+
+				$reply =~ s/^(Content-Length:) \d+\r\n/$1 64\r\n/m
+					if $answer->{cut} eq 'body';
+
+				my $head = index($reply, "\r\n\r\n") + 4;
+				my $len = $answer->{cut} eq 'head' ? int($head / 2)
+					: $head + 1;
+
+				syswrite($fh, substr($reply . 'x' x 64, 0, $len));
+
+				$sel->remove($fh);
+				delete $buf{$fh};
+				close $fh;
+				last;
+			}
+
+			if ($answer->{delay}) {
+				$later{$fh} = { at => time() + $answer->{delay},
+					reply => $reply, name => $name };
+				last;
+			}
+
+			syswrite($fh, $reply);
+		}
+	};
+
 	for ( ;; ) {
-		for my $fh ($sel->can_read(0.5)) {
+		my $wait = 0.5;
+
+		for (values %later) {
+			my $left = $_->{at} - time();
+			$wait = $left < 0 ? 0 : $left if $left < $wait;
+		}
+
+		for my $fh ($sel->can_read($wait)) {
 			if ($fh == $server) {
 				my $c = $server->accept() or next;
 				$sel->add($c);
@@ -83,6 +165,8 @@ sub collector {
 			my $r = sysread($fh, my $data, 65536);
 
 			if (!$r) {
+				_gone($dir, delete $later{$fh}) if $later{$fh};
+
 				$sel->remove($fh);
 				delete $buf{$fh};
 				delete $hung{$fh};
@@ -94,34 +178,27 @@ sub collector {
 
 			$buf{$fh} .= $data;
 
-			while (defined(my $req = _read_request(\$buf{$fh}, $fh))) {
-				my $answer = _answer($dir);
-				my $status = $answer->{hang} ? 'hang'
-					: $answer->{close} ? 'close' : $answer->{status};
+			$serve->($fh);
+		}
 
-				# a gRPC error answered with HTTP 200: "200g14"
+		for my $fh ($sel->handles()) {
+			next unless $later{$fh} && $later{$fh}{at} <= time();
 
-				$status .= "g$answer->{grpc}"
-					if $answer->{grpc} && _grpc($req);
-
-				_save($dir, sprintf('%05d-%s', ++$n, $status), $req);
-
-				if ($answer->{hang}) {
-					$hung{$fh} = 1;
-					last;
-				}
-
-				if ($answer->{close}) {
-					$sel->remove($fh);
-					delete $buf{$fh};
-					close $fh;
-					last;
-				}
-
-				syswrite($fh, _reply($answer, $req));
-			}
+			syswrite($fh, delete($later{$fh})->{reply});
+			$serve->($fh);
 		}
 	}
+}
+
+# a delayed request not answered: the peer went away first
+
+sub _gone {
+	my ($dir, $later) = @_;
+
+	(my $gone = $later->{name}) =~ s/-\w+$/-gone/;
+
+	rename "$dir/otlp/$later->{name}.$_", "$dir/otlp/$gone.$_"
+		for qw/ head body /;
 }
 
 # one request from the buffer, or undef if it is not all there yet
@@ -196,7 +273,12 @@ sub _answer {
 	my $plan = "$dir/collector.plan";
 	my $spec = '200';
 
-	if (open my $fh, '<', $plan) {
+	if (open my $fh, '<', "$dir/collector.mode") {
+		$spec = <$fh> // '200';
+		chomp $spec;
+		close $fh;
+
+	} elsif (open $fh, '<', $plan) {
 		my @lines = <$fh>;
 		close $fh;
 
@@ -217,6 +299,7 @@ sub _answer {
 		if (/^(\d+)$/) { $a{status} = $1; }
 		elsif (/^(\w[\w-]*)=(.*)$/) { ($a{$1} = $2) =~ tr/_/ /; }
 		elsif (/^(hang|close)$/) { $a{$1} = 1; }
+		elsif (/^cut$/) { $a{cut} = 'body'; }
 	}
 
 	return \%a;

@@ -1,0 +1,132 @@
+#!/usr/bin/perl
+
+# Tests for a slow collector (1 s for each answer) under load: every request
+# is served without waiting for the collector, no alert, the workers'
+# memory stays bounded, and every span is delivered, exactly as many as
+# counted exported, none twice.
+
+###############################################################################
+
+use warnings;
+use strict;
+
+use Test::More;
+
+BEGIN { use FindBin; chdir($FindBin::Bin); }
+
+use lib 'lib';
+use Test::Nginx;
+use Test::OTLP;
+use Test::Load;
+
+###############################################################################
+
+select STDERR; $| = 1;
+select STDOUT; $| = 1;
+
+my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('protoc')
+	->write_file_expand('nginx.conf', <<'EOF');
+
+%%TEST_GLOBALS%%
+
+daemon off;
+worker_processes 2;
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    error_log %%TESTDIR%%/error.log info;
+    access_log off;
+
+    otel_exporter {
+        endpoint http://127.0.0.1:8082;
+        protocol http/protobuf;
+        interval 100ms;
+        batch_size 500;
+        batch_count 2;
+        timeout 5s;
+    }
+
+    server {
+        listen       127.0.0.1:8080;
+        server_name  localhost;
+
+        otel_trace on;
+
+        location / {
+            return 200 "ok\n";
+        }
+
+        location /status {
+            otel_trace off;
+            otel_status;
+        }
+    }
+}
+
+EOF
+
+$t->write_file('collector.mode', "delay=1\n");
+
+$t->run_daemon(\&collector, port(8082), $t->testdir());
+$t->waitforsocket('127.0.0.1:' . port(8082)) or die "no collector";
+
+$t->run()->plan(12);
+
+###############################################################################
+
+my $warm = load($t, clients => 2, requests => 500, uri => '/warm');
+my ($rss0, $anon0) = workers_rss($t);
+
+# a few seconds of load, each client pausing 1 ms between requests
+
+my $l = load($t, clients => 4, requests => 2500, pause => 0.001);
+
+my ($rss1, $anon1) = workers_rss($t);
+my $slow = otel_status();
+
+is($l->{served}, $l->{planned}, "requests served ($l->{served})");
+is($l->{failed} + $l->{unanswered} + $l->{other}, 0,
+	'no request failed');
+ok($l->{slowest} < 1, "requests not delayed (slowest $l->{slowest} s)");
+ok($slow->{spans}{exported} < $slow->{spans}{queued},
+	"the collector is behind ($slow->{spans}{exported} of "
+	. "$slow->{spans}{queued} exported)");
+memory_ok($t, $rss0, $rss1);
+
+# it catches up, still slow
+
+my $total = $warm->{served} + $l->{served};
+
+my $st = wait_otel_status(sub {
+	$_[0]{spans}{pending} == 0 && $_[0]{spans}{exported} >= $total }, 25);
+
+my @spans = otlp_spans($t);
+my %ids;
+$ids{$_->{spanId}}++ for @spans;
+
+is($st->{spans}{queued}, $total, 'all spans queued');
+is($st->{spans}{dropped} + $st->{spans}{rejected}, 0, 'none dropped');
+is($st->{export_requests}{failed}, 0, 'no export request failed');
+is($st->{spans}{exported}, $total, 'all exported');
+is(scalar @spans, $st->{spans}{exported}, 'spans received == exported ('
+	. scalar(@spans) . ')');
+is(scalar(grep { $ids{$_} > 1 } keys %ids), 0, 'no span received twice');
+is($st->{zone}{used}, 0, 'zone drained');
+
+fault_note('collector-slow',
+	requests => $l->{planned}, served => $l->{served},
+	resent => $l->{resent}, slowest_s => $l->{slowest},
+	seconds => $l->{seconds},
+	queued => $st->{spans}{queued}, exported => $st->{spans}{exported},
+	received => scalar(@spans), dropped => $st->{spans}{dropped},
+	rejected => $st->{spans}{rejected},
+	export_failed => $st->{export_requests}{failed},
+	export_retried => $st->{export_requests}{retried},
+	export_requests => scalar(requests($t)),
+	rss_kb => "$rss0->$rss1", anon_kb => "$anon0->$anon1");
+
+###############################################################################
