@@ -104,6 +104,7 @@ typedef struct {
     unsigned                    sending:1;
     unsigned                    grpc_details:1;
     unsigned                    has_retry_after:1;
+    unsigned                    header_done:1;
 } ngx_otel_export_t;
 
 
@@ -1125,6 +1126,7 @@ ngx_otel_exporter_send(ngx_otel_export_t *ex)
 
     ex->attempts++;
     ex->grpc_status = -1;
+    ex->header_done = 0;
     ex->grpc_details = 0;
     ex->grpc_message_len = 0;
     ex->has_retry_after = 0;
@@ -1296,6 +1298,17 @@ ngx_otel_exporter_result(ngx_otel_export_t *ex, CURLcode rc, u_char *text,
                                                      : NGX_DECLINED;
     }
 
+    /* libcurl 7.88 takes a connection closed within the header for an
+     * answer: the collector may not have processed the request */
+
+    if (!ex->header_done) {
+        p = ngx_snprintf(text, len - 1, "failed: the answer was cut short "
+                         "in its header");
+        *p = '\0';
+
+        return NGX_AGAIN;
+    }
+
     status = 0;
     curl_easy_getinfo(ex->easy, CURLINFO_RESPONSE_CODE, &status);
 
@@ -1464,6 +1477,13 @@ ngx_otel_exporter_header(char *buffer, size_t size, size_t nitems,
         last--;
     }
 
+    /* the empty line that ends the header (or the trailers) */
+
+    if (last == p) {
+        ex->header_done = 1;
+        return len;
+    }
+
     if (last - p > 5 && ngx_strncmp(p, "HTTP/", 5) == 0) {
 
         /* a new response (after a "100 Continue"): forget the last one */
@@ -1472,6 +1492,7 @@ ngx_otel_exporter_header(char *buffer, size_t size, size_t nitems,
         ex->grpc_details = 0;
         ex->grpc_message_len = 0;
         ex->has_retry_after = 0;
+        ex->header_done = 0;
         return len;
     }
 
