@@ -5,6 +5,9 @@
 #   ./build.sh build   build build/ngx_otel_module.so against the system nginx
 #   ./build.sh test    build, then run the whole test suite (prove -r t/)
 #   ./build.sh demo    build, then run the gateway demo on 127.0.0.1
+#   ./build.sh bench   build, then run the benchmark (bench/run.sh: wrk,
+#                      about 3 minutes) and the instruction counts
+#                      (bench/callgrind.sh, about 1 minute)
 #
 # Each command installs what it needs first (Debian packages, npm packages
 # with the lockfile).  NGINX_SRC=/path/to/nginx-source builds against
@@ -169,6 +172,22 @@ cmd_test() {
     prove -r -j2 t/
 }
 
+cmd_bench() {
+    apt_packages+=(wrk valgrind curl util-linux procps)
+    cmd_build
+    export NGINX="${NGINX:-/usr/sbin/nginx}"
+    export OTEL_MODULE="$build/ngx_otel_module.so"
+    export BENCH_DIR="${BENCH_DIR:-$(mktemp -d /tmp/ngx-otel-bench.XXXXXX)}"
+
+    log "benchmark: throughput and latency (bench/run.sh)"
+    bash "$repo/bench/run.sh"
+
+    log "benchmark: instructions per request (bench/callgrind.sh)"
+    bash "$repo/bench/callgrind.sh"
+
+    log "logs, configurations and profiles are in $BENCH_DIR"
+}
+
 cmd_demo() {
     cmd_build
     test_env
@@ -179,8 +198,9 @@ case "${1:-}" in
     build) cmd_build ;;
     test)  cmd_test ;;
     demo)  cmd_demo ;;
+    bench) cmd_bench ;;
     *)
-        echo "usage: $0 build | test | demo" >&2
+        echo "usage: $0 build | test | demo | bench" >&2
         exit 2
         ;;
 esac
