@@ -168,16 +168,16 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_otel_get_ctx(r);
+    ctx = ngx_http_otel_find_ctx(r);
+
     if (ctx == NULL) {
-        return NGX_ERROR;
+        ctx = ngx_http_otel_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     /* after an internal redirect both are kept: one trace, one decision */
-
-    if (!ctx->decided) {
-        ngx_http_otel_decide(r, ctx);
-    }
 
     if (ctx->injected) {
         return NGX_DECLINED;
@@ -186,6 +186,33 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
     ctx->injected = 1;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    if (!ctx->initialized) {
+
+        /*
+         * Not traced, nothing to extract or inject: the identifiers are
+         * only made if a variable asks for them, and then as they would
+         * have been made here, without extracting.
+         */
+
+        if (olcf->trace == NGX_HTTP_OTEL_TRACE_OFF
+            && !(olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_PROPAGATE))
+        {
+            ctx->no_extract = 1;
+
+            if (!ctx->decided) {
+                ngx_http_otel_decide(r, ctx);
+            }
+
+            return NGX_DECLINED;
+        }
+
+        ngx_http_otel_init_ctx(r, ctx);
+    }
+
+    if (!ctx->decided) {
+        ngx_http_otel_decide(r, ctx);
+    }
 
     if ((olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_INJECT)
         && ngx_http_otel_inject(r, ctx, olcf) != NGX_OK)
@@ -207,15 +234,23 @@ ngx_http_otel_log_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    /* requests rejected before the phases (400, 414) get here too */
+    ctx = ngx_http_otel_find_ctx(r);
 
-    ctx = ngx_http_otel_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_DECLINED;
-    }
+    /*
+     * Requests rejected before the phases (400, 414), or finalized before
+     * their location's rewrite phase, are decided here.  A decided request
+     * that is traced has its identifiers already.
+     */
 
-    if (!ctx->decided) {
-        ngx_http_otel_decide(r, ctx);
+    if (ctx == NULL || !ctx->decided) {
+        ctx = ngx_http_otel_get_ctx(r);
+        if (ctx == NULL) {
+            return NGX_DECLINED;
+        }
+
+        if (!ctx->decided) {
+            ngx_http_otel_decide(r, ctx);
+        }
     }
 
     if (ctx->ended || !ctx->traced
@@ -333,6 +368,7 @@ ngx_http_otel_init_ctx(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
     /* HTTP/0.9 requests have no header list at all */
 
     if ((olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_EXTRACT)
+        && !ctx->no_extract
         && r->headers_in.headers.pool != NULL)
     {
         ngx_http_otel_scan_headers(r, &hs);

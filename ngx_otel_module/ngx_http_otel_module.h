@@ -106,6 +106,9 @@ typedef struct {
     unsigned                    injected:1;
     unsigned                    traced:1;
     unsigned                    ended:1;
+
+    /* decided at a location that neither extracts nor injects */
+    unsigned                    no_extract:1;
 } ngx_http_otel_ctx_t;
 
 
