@@ -23,7 +23,11 @@
  */
 
 
-static size_t ngx_otel_span_attr_size(ngx_otel_attr_t *attr);
+/* the length a string keeps in a record: most are short enough whole */
+#define ngx_otel_span_len(s, max)                                            \
+    ((s)->len <= (max) ? (s)->len : ngx_otel_span_cut(s, max))
+
+
 static size_t ngx_otel_span_cut(ngx_str_t *s, size_t max);
 
 
@@ -52,38 +56,33 @@ ngx_str_t  ngx_otel_attr_names[] = {
 size_t
 ngx_otel_span_record_size(ngx_otel_span_t *span)
 {
-    size_t      size;
-    ngx_uint_t  i;
+    size_t            size;
+    ngx_uint_t        n;
+    ngx_otel_attr_t  *attr, *last;
 
     size = sizeof(ngx_otel_span_record_t)
-           + ngx_otel_span_cut(&span->name, NGX_OTEL_SPAN_NAME_MAX_LEN)
+           + ngx_otel_span_len(&span->name, NGX_OTEL_SPAN_NAME_MAX_LEN)
            + ngx_min(span->tracestate.len, NGX_OTEL_TRACESTATE_MAX_LEN);
 
-    for (i = 0; i < span->nattrs && i < NGX_OTEL_SPAN_MAX_ATTRS; i++) {
-        size += ngx_otel_span_attr_size(&span->attrs[i]);
+    n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
+
+    for (attr = span->attrs, last = attr + n; attr < last; attr++) {
+
+        if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
+            size += 1 + ngx_otel_span_len(&attr->key,
+                                          NGX_OTEL_ATTR_KEY_MAX_LEN);
+        }
+
+        if (attr->type == NGX_OTEL_ATTR_INT) {
+            size += 2 + sizeof(int64_t);
+
+        } else {
+            size += 2 + 2 + ngx_otel_span_len(&attr->str,
+                                              NGX_OTEL_ATTR_VALUE_MAX_LEN);
+        }
     }
 
     return ngx_align(size, 8);
-}
-
-
-static size_t
-ngx_otel_span_attr_size(ngx_otel_attr_t *attr)
-{
-    size_t  size;
-
-    size = 2;
-
-    if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-        size += 1 + ngx_otel_span_cut(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
-    }
-
-    if (attr->type == NGX_OTEL_ATTR_INT) {
-        return size + sizeof(int64_t);
-    }
-
-    return size + 2 + ngx_otel_span_cut(&attr->str,
-                                        NGX_OTEL_ATTR_VALUE_MAX_LEN);
 }
 
 
@@ -93,10 +92,6 @@ static size_t
 ngx_otel_span_cut(ngx_str_t *s, size_t max)
 {
     size_t  len;
-
-    if (s->len <= max) {
-        return s->len;
-    }
 
     len = max;
 
@@ -115,8 +110,8 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     u_char           *p;
     size_t            len;
     uint16_t          len16;
-    ngx_uint_t        i, n;
-    ngx_otel_attr_t  *attr;
+    ngx_uint_t        n;
+    ngx_otel_attr_t  *attr, *last;
 
     n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
 
@@ -129,7 +124,7 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     ngx_memcpy(rec->parent_id, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
     rec->start = span->start;
     rec->end = span->end;
-    rec->name_len = (uint16_t) ngx_otel_span_cut(&span->name,
+    rec->name_len = (uint16_t) ngx_otel_span_len(&span->name,
                                                  NGX_OTEL_SPAN_NAME_MAX_LEN);
     rec->tracestate_len = (uint16_t) ngx_min(span->tracestate.len,
                                              NGX_OTEL_TRACESTATE_MAX_LEN);
@@ -137,30 +132,30 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     rec->reserved = 0;
 
     p = (u_char *) &rec[1];
-    p = ngx_cpymem(p, span->name.data, rec->name_len);
-    p = ngx_cpymem(p, span->tracestate.data, rec->tracestate_len);
+    p = ngx_otel_cpymem(p, span->name.data, rec->name_len);
+    p = ngx_otel_cpymem(p, span->tracestate.data, rec->tracestate_len);
 
-    for (i = 0; i < n; i++) {
-        attr = &span->attrs[i];
+    for (attr = span->attrs, last = attr + n; attr < last; attr++) {
 
         *p++ = (u_char) attr->id;
         *p++ = (u_char) attr->type;
 
         if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-            len = ngx_otel_span_cut(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
+            len = ngx_otel_span_len(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
             *p++ = (u_char) len;
-            p = ngx_cpymem(p, attr->key.data, len);
+            p = ngx_otel_cpymem(p, attr->key.data, len);
         }
 
         if (attr->type == NGX_OTEL_ATTR_INT) {
-            p = ngx_cpymem(p, &attr->num, sizeof(int64_t));
+            ngx_memcpy(p, &attr->num, sizeof(int64_t));
+            p += sizeof(int64_t);
             continue;
         }
 
-        len16 = (uint16_t) ngx_otel_span_cut(&attr->str,
+        len16 = (uint16_t) ngx_otel_span_len(&attr->str,
                                              NGX_OTEL_ATTR_VALUE_MAX_LEN);
-        p = ngx_cpymem(p, &len16, sizeof(uint16_t));
-        p = ngx_cpymem(p, attr->str.data, len16);
+        ngx_memcpy(p, &len16, sizeof(uint16_t));
+        p = ngx_otel_cpymem(p + sizeof(uint16_t), attr->str.data, len16);
     }
 }
 

@@ -108,6 +108,58 @@ typedef struct {
 extern ngx_str_t  ngx_otel_attr_names[];
 
 
+/*
+ * ngx_cpymem() for the short strings of a span: up to 32 bytes are copied
+ * with a few overlapping word moves instead of a call to memcpy()
+ */
+
+static ngx_inline u_char *
+ngx_otel_cpymem(u_char *dst, u_char *src, size_t len)
+{
+    uint32_t  a, b;
+    uint64_t  x, y, z, w;
+
+    if (len >= 8) {
+
+        if (len > 32) {
+            return ngx_cpymem(dst, src, len);
+        }
+
+        ngx_memcpy(&x, src, 8);
+        ngx_memcpy(&y, src + len - 8, 8);
+
+        if (len > 16) {
+            ngx_memcpy(&z, src + 8, 8);
+            ngx_memcpy(&w, src + len - 16, 8);
+            ngx_memcpy(dst + 8, &z, 8);
+            ngx_memcpy(dst + len - 16, &w, 8);
+        }
+
+        ngx_memcpy(dst, &x, 8);
+        ngx_memcpy(dst + len - 8, &y, 8);
+
+        return dst + len;
+    }
+
+    if (len >= 4) {
+        ngx_memcpy(&a, src, 4);
+        ngx_memcpy(&b, src + len - 4, 4);
+        ngx_memcpy(dst, &a, 4);
+        ngx_memcpy(dst + len - 4, &b, 4);
+
+        return dst + len;
+    }
+
+    if (len) {
+        dst[0] = src[0];
+        dst[len >> 1] = src[len >> 1];
+        dst[len - 1] = src[len - 1];
+    }
+
+    return dst + len;
+}
+
+
 size_t ngx_otel_span_record_size(ngx_otel_span_t *span);
 void ngx_otel_span_record_write(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, size_t size);
