@@ -13,7 +13,8 @@
 #
 #   bench/callgrind.sh [CONFIG ...]         (default: all of them)
 #
-# Environment: CG_N1 (2000), CG_N2 (4000), CG_TOP (12 functions),
+# Environment: CG_N1 (2000), CG_N2 (4000; five times both for ratio10,
+# whose sampled share varies from run to run), CG_TOP (12 functions),
 # and those of bench/common.sh.  NGINX may name an nginx binary with
 # symbols (build/nginx/objs/nginx after "./build.sh bench") so that the
 # profile names nginx's static functions too.
@@ -104,9 +105,11 @@ cg_run() {
         bench_log "$name: not all of $n requests were answered 200"
     fi
 
-    kill -QUIT "$pid"
-
+    # valgrind may lose a signal that arrives at a bad moment: repeat it
     for ((i = 0; i < 600; i++)); do
+        if [ $((i % 10)) -eq 0 ]; then
+            kill -QUIT "$pid" 2>/dev/null || true
+        fi
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -138,9 +141,9 @@ cg_functions() {   # FILE
 
 # per request: (cost in the N2 run - cost in the N1 run) / (N2 - N1),
 # as "self incl object function" lines
-cg_per_request() {   # NAME
-    cg_functions "$dir/$1/$n1/callgrind.out" > "$dir/$1/f1"
-    cg_functions "$dir/$1/$n2/callgrind.out" > "$dir/$1/f2"
+cg_per_request() {   # NAME MULTIPLIER
+    cg_functions "$dir/$1/$((n1 * $2))/callgrind.out" > "$dir/$1/f1"
+    cg_functions "$dir/$1/$((n2 * $2))/callgrind.out" > "$dir/$1/f2"
 
     perl -e '
         my ($f1, $f2, $n) = @ARGV;
@@ -168,7 +171,8 @@ cg_per_request() {   # NAME
                 (($b->{self} // 0) - ($a->{self} // 0)) / $n,
                 (($b->{incl} // 0) - ($a->{incl} // 0)) / $n,
                 $obj{$fn} // "-", $fn;
-        }' "$dir/$1/f1" "$dir/$1/f2" "$((n2 - n1))" > "$dir/$1/per_request"
+        }' "$dir/$1/f1" "$dir/$1/f2" "$(((n2 - n1) * $2))" \
+        > "$dir/$1/per_request"
 }
 
 declare -A per_req
@@ -179,7 +183,12 @@ for name in "${configs[@]}"; do
     bench_config_line "$name" >/dev/null \
         || { bench_log "unknown configuration \"$name\""; exit 2; }
 
-    ir1="$(cg_run "$name" "$n1")"
+    # the sampled share of a ratio sampler's requests varies from run to
+    # run: five times the requests make that noise five times smaller
+    m=1
+    [ "$name" = ratio10 ] && m=5
+
+    ir1="$(cg_run "$name" $((n1 * m)))"
 
     if [ "$ir1" = skip ]; then
         bench_log "$name: SKIPPED: the module cannot export over the" \
@@ -189,13 +198,13 @@ for name in "${configs[@]}"; do
         continue
     fi
 
-    ir2="$(cg_run "$name" "$n2")"
+    ir2="$(cg_run "$name" $((n2 * m)))"
 
-    per_req[$name]=$(( (ir2 - ir1) / (n2 - n1) ))
-    cg_per_request "$name"
+    per_req[$name]=$(( (ir2 - ir1) / ((n2 - n1) * m) ))
+    cg_per_request "$name" "$m"
 
-    bench_log "$name: $ir1 Ir for $n1 requests, $ir2 Ir for $n2:" \
-              "${per_req[$name]} per request"
+    bench_log "$name: $ir1 Ir for $((n1 * m)) requests, $ir2 Ir for" \
+              "$((n2 * m)): ${per_req[$name]} per request"
 done
 
 echo
