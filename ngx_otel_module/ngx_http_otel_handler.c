@@ -27,12 +27,18 @@ enum {
 
 #define NGX_HTTP_OTEL_TRACESTATE_LINES  16
 
+/* the methods of ngx_http_otel_methods[] as nginx's parsers mark them */
+#define NGX_HTTP_OTEL_KNOWN_METHODS                                           \
+    (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE  \
+     |NGX_HTTP_CONNECT|NGX_HTTP_OPTIONS|NGX_HTTP_TRACE|NGX_HTTP_PATCH)
+
 
 typedef struct {
     ngx_table_elt_t            *first[NGX_HTTP_OTEL_H_MAX];
     ngx_uint_t                  count[NGX_HTTP_OTEL_H_MAX];
-    ngx_str_t                   tracestate[NGX_HTTP_OTEL_TRACESTATE_LINES];
+    ngx_uint_t                  found;       /* all of them */
     ngx_uint_t                  ntracestate;
+    ngx_str_t                   tracestate[NGX_HTTP_OTEL_TRACESTATE_LINES];
 } ngx_http_otel_headers_t;
 
 
@@ -41,8 +47,8 @@ static ngx_int_t ngx_http_otel_rewrite_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otel_log_handler(ngx_http_request_t *r);
 static ngx_http_otel_ctx_t *ngx_http_otel_find_ctx(ngx_http_request_t *r);
 static ngx_http_otel_ctx_t *ngx_http_otel_create_ctx(ngx_http_request_t *r);
-static void ngx_http_otel_init_ctx(ngx_http_request_t *r,
-    ngx_http_otel_ctx_t *ctx);
+static ngx_uint_t ngx_http_otel_init_ctx(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx, ngx_http_otel_headers_t *hs);
 static void ngx_http_otel_cleanup(void *data);
 static void ngx_http_otel_scan_headers(ngx_http_request_t *r,
     ngx_http_otel_headers_t *hs);
@@ -52,7 +58,8 @@ static void ngx_http_otel_extract(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_otel_sample(ngx_http_otel_ctx_t *ctx,
     ngx_http_otel_loc_conf_t *olcf);
 static ngx_int_t ngx_http_otel_inject(ngx_http_request_t *r,
-    ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf);
+    ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf,
+    ngx_http_otel_headers_t *hs);
 static ngx_uint_t ngx_http_otel_prop_listed(ngx_http_otel_loc_conf_t *olcf,
     ngx_uint_t prop);
 static ngx_int_t ngx_http_otel_set_header(ngx_http_request_t *r,
@@ -62,10 +69,11 @@ static ngx_int_t ngx_http_otel_remove_headers(ngx_http_request_t *r,
 static void ngx_http_otel_end_span(ngx_http_request_t *r,
     ngx_http_otel_ctx_t *ctx, ngx_otel_exporter_conf_t *ecf);
 static ngx_uint_t ngx_http_otel_span_attrs(ngx_http_request_t *r,
-    ngx_otel_attr_t *attrs, ngx_uint_t status);
+    ngx_otel_attr_t *attrs, ngx_uint_t status, ngx_uint_t standard);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
-    ngx_http_otel_loc_conf_t *olcf, ngx_str_t *name);
+    ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_str_t *name);
 static ngx_uint_t ngx_http_otel_method_known(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otel_port(u_char *p, u_char *last);
 static uint64_t ngx_http_otel_now(void);
 
 
@@ -79,6 +87,22 @@ static ngx_str_t  ngx_http_otel_header_names[] = {
     ngx_string("X-B3-Flags"),
     ngx_string("X-B3-ParentSpanId")
 };
+
+
+/* the same in lowercase, and their hashes, as a header added needs them */
+
+static u_char  *ngx_http_otel_header_lowcase[] = {
+    (u_char *) "traceparent",
+    (u_char *) "tracestate",
+    (u_char *) "b3",
+    (u_char *) "x-b3-traceid",
+    (u_char *) "x-b3-spanid",
+    (u_char *) "x-b3-sampled",
+    (u_char *) "x-b3-flags",
+    (u_char *) "x-b3-parentspanid"
+};
+
+static ngx_uint_t  ngx_http_otel_header_hash[NGX_HTTP_OTEL_H_MAX];
 
 
 /* methods of the HTTP semantic conventions; others become "_OTHER" */
@@ -99,12 +123,19 @@ static ngx_str_t  ngx_http_otel_methods[] = {
 ngx_int_t
 ngx_http_otel_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
     ngx_http_otel_main_conf_t  *omcf;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otel_module);
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+        ngx_http_otel_header_hash[i] =
+                         ngx_hash_key(ngx_http_otel_header_lowcase[i],
+                                      ngx_http_otel_header_names[i].len);
+    }
 
     /* the variables work without phase handlers, from a lazy context */
 
@@ -162,6 +193,7 @@ static ngx_int_t
 ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
 {
     ngx_http_otel_ctx_t       *ctx;
+    ngx_http_otel_headers_t    hs, *scanned;
     ngx_http_otel_loc_conf_t  *olcf;
 
     if (r != r->main) {
@@ -187,6 +219,8 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
+    scanned = NULL;
+
     if (!ctx->initialized) {
 
         /*
@@ -207,7 +241,11 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
             return NGX_DECLINED;
         }
 
-        ngx_http_otel_init_ctx(r, ctx);
+        /* the headers read for extraction serve injection as well */
+
+        if (ngx_http_otel_init_ctx(r, ctx, &hs)) {
+            scanned = &hs;
+        }
     }
 
     if (!ctx->decided) {
@@ -215,7 +253,7 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
     }
 
     if ((olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_INJECT)
-        && ngx_http_otel_inject(r, ctx, olcf) != NGX_OK)
+        && ngx_http_otel_inject(r, ctx, olcf, scanned) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -276,7 +314,8 @@ ngx_http_otel_log_handler(ngx_http_request_t *r)
 ngx_http_otel_ctx_t *
 ngx_http_otel_get_ctx(ngx_http_request_t *r)
 {
-    ngx_http_otel_ctx_t  *ctx;
+    ngx_http_otel_ctx_t      *ctx;
+    ngx_http_otel_headers_t   hs;
 
     r = r->main;
 
@@ -290,7 +329,7 @@ ngx_http_otel_get_ctx(ngx_http_request_t *r)
     }
 
     if (!ctx->initialized) {
-        ngx_http_otel_init_ctx(r, ctx);
+        (void) ngx_http_otel_init_ctx(r, ctx, &hs);
     }
 
     return ctx;
@@ -332,15 +371,21 @@ ngx_http_otel_create_ctx(ngx_http_request_t *r)
     ngx_pool_cleanup_t   *cln;
     ngx_http_otel_ctx_t  *ctx;
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_otel_ctx_t));
+    /* what ngx_pool_cleanup_add() does, in one allocation */
+
+    cln = ngx_palloc(r->pool,
+                     sizeof(ngx_pool_cleanup_t) + sizeof(ngx_http_otel_ctx_t));
     if (cln == NULL) {
         return NULL;
     }
 
-    ctx = cln->data;
+    ctx = (ngx_http_otel_ctx_t *) &cln[1];
     ngx_memzero(ctx, sizeof(ngx_http_otel_ctx_t));
 
     cln->handler = ngx_http_otel_cleanup;
+    cln->data = ctx;
+    cln->next = r->pool->cleanup;
+    r->pool->cleanup = cln;
 
     ngx_http_set_ctx(r, ctx, ngx_http_otel_module);
 
@@ -355,13 +400,15 @@ ngx_http_otel_create_ctx(ngx_http_request_t *r)
  * (and so its otel_trace_context) is known, or when a variable needs them.
  */
 
-static void
-ngx_http_otel_init_ctx(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
+static ngx_uint_t
+ngx_http_otel_init_ctx(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
+    ngx_http_otel_headers_t *hs)
 {
-    ngx_http_otel_headers_t    hs;
+    ngx_uint_t                 scanned;
     ngx_http_otel_loc_conf_t  *olcf;
 
     ctx->initialized = 1;
+    scanned = 0;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
@@ -371,8 +418,9 @@ ngx_http_otel_init_ctx(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
         && !ctx->no_extract
         && r->headers_in.headers.pool != NULL)
     {
-        ngx_http_otel_scan_headers(r, &hs);
-        ngx_http_otel_extract(r, ctx, olcf, &hs);
+        ngx_http_otel_scan_headers(r, hs);
+        ngx_http_otel_extract(r, ctx, olcf, hs);
+        scanned = 1;
     }
 
     if (!ctx->has_parent) {
@@ -381,6 +429,8 @@ ngx_http_otel_init_ctx(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
     }
 
     ngx_otel_span_id_generate(ctx->span_id);
+
+    return scanned;
 }
 
 
@@ -398,7 +448,9 @@ ngx_http_otel_scan_headers(ngx_http_request_t *r, ngx_http_otel_headers_t *hs)
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    ngx_memzero(hs, sizeof(ngx_http_otel_headers_t));
+    /* tracestate[] is filled as far as ntracestate says */
+
+    ngx_memzero(hs, offsetof(ngx_http_otel_headers_t, tracestate));
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -443,6 +495,8 @@ ngx_http_otel_scan_headers(ngx_http_request_t *r, ngx_http_otel_headers_t *hs)
         if (id == NGX_HTTP_OTEL_H_MAX) {
             continue;
         }
+
+        hs->found++;
 
         if (hs->count[id]++ == 0) {
             hs->first[id] = &h[i];
@@ -648,77 +702,83 @@ ngx_http_otel_sample(ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf)
 
 static ngx_int_t
 ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
-    ngx_http_otel_loc_conf_t *olcf)
+    ngx_http_otel_loc_conf_t *olcf, ngx_http_otel_headers_t *hs)
 {
     u_char                   *p;
     ngx_uint_t                i, b3, sampled;
     ngx_uint_t                remove[NGX_HTTP_OTEL_H_MAX];
-    ngx_http_otel_headers_t   hs;
+    ngx_http_otel_headers_t   scan;
 
-    if (r->headers_in.headers.pool == NULL) {
-        if (ngx_list_init(&r->headers_in.headers, r->pool, 4,
-                          sizeof(ngx_table_elt_t))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+    if (hs == NULL) {
+        if (r->headers_in.headers.pool == NULL) {
+            if (ngx_list_init(&r->headers_in.headers, r->pool, 4,
+                              sizeof(ngx_table_elt_t))
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
+
+        hs = &scan;
+        ngx_http_otel_scan_headers(r, hs);
     }
 
-    ngx_http_otel_scan_headers(r, &hs);
+    /* nothing to remove unless the client sent headers of ours */
 
-    ngx_memzero(remove, sizeof(remove));
+    if (hs->found) {
 
-    for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
-        remove[i] = hs.count[i] > 1;
-    }
-
-    for (i = 0; i < olcf->npropagators; i++) {
-        if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_TRACECONTEXT) {
-            remove[NGX_HTTP_OTEL_H_TRACESTATE] |= (ctx->tracestate.len == 0
-                                  && hs.count[NGX_HTTP_OTEL_H_TRACESTATE]);
-
-        } else if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_B3MULTI) {
-            remove[NGX_HTTP_OTEL_H_B3_PARENTSPANID] =
-                                hs.count[NGX_HTTP_OTEL_H_B3_PARENTSPANID] != 0;
-            remove[NGX_HTTP_OTEL_H_B3_SAMPLED] |= ctx->debug
-                                && hs.count[NGX_HTTP_OTEL_H_B3_SAMPLED];
-            remove[NGX_HTTP_OTEL_H_B3_FLAGS] |= !ctx->debug
-                                && hs.count[NGX_HTTP_OTEL_H_B3_FLAGS];
+        for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+            remove[i] = hs->count[i] > 1;
         }
-    }
 
-    /*
-     * Only headers of the formats we inject are touched; B3 is one format
-     * in two forms, and the form we do not send would contradict the one
-     * we send, so it goes too.
-     */
+        for (i = 0; i < olcf->npropagators; i++) {
+            if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_TRACECONTEXT) {
+                remove[NGX_HTTP_OTEL_H_TRACESTATE] |= (ctx->tracestate.len == 0
+                                     && hs->count[NGX_HTTP_OTEL_H_TRACESTATE]);
 
-    b3 = ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3)
-         || ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3MULTI);
+            } else if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_B3MULTI) {
+                remove[NGX_HTTP_OTEL_H_B3_PARENTSPANID] =
+                               hs->count[NGX_HTTP_OTEL_H_B3_PARENTSPANID] != 0;
+                remove[NGX_HTTP_OTEL_H_B3_SAMPLED] |= ctx->debug
+                                   && hs->count[NGX_HTTP_OTEL_H_B3_SAMPLED];
+                remove[NGX_HTTP_OTEL_H_B3_FLAGS] |= !ctx->debug
+                                   && hs->count[NGX_HTTP_OTEL_H_B3_FLAGS];
+            }
+        }
 
-    for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+        /*
+         * Only headers of the formats we inject are touched; B3 is one
+         * format in two forms, and the form we do not send would
+         * contradict the one we send, so it goes too.
+         */
 
-        if (i <= NGX_HTTP_OTEL_H_TRACESTATE) {
-            remove[i] = remove[i]
-                        && ngx_http_otel_prop_listed(olcf,
+        b3 = ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3)
+             || ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3MULTI);
+
+        for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+
+            if (i <= NGX_HTTP_OTEL_H_TRACESTATE) {
+                remove[i] = remove[i]
+                            && ngx_http_otel_prop_listed(olcf,
                                               NGX_HTTP_OTEL_PROP_TRACECONTEXT);
 
-        } else if (i == NGX_HTTP_OTEL_H_B3) {
-            remove[i] = b3 && hs.count[i]
-                        && (remove[i]
-                            || !ngx_http_otel_prop_listed(olcf,
+            } else if (i == NGX_HTTP_OTEL_H_B3) {
+                remove[i] = b3 && hs->count[i]
+                            && (remove[i]
+                                || !ngx_http_otel_prop_listed(olcf,
                                                     NGX_HTTP_OTEL_PROP_B3));
 
-        } else {
-            remove[i] = b3 && hs.count[i]
-                        && (remove[i]
-                            || !ngx_http_otel_prop_listed(olcf,
+            } else {
+                remove[i] = b3 && hs->count[i]
+                            && (remove[i]
+                                || !ngx_http_otel_prop_listed(olcf,
                                                NGX_HTTP_OTEL_PROP_B3MULTI));
+            }
         }
-    }
 
-    if (ngx_http_otel_remove_headers(r, &hs, remove) != NGX_OK) {
-        return NGX_ERROR;
+        if (ngx_http_otel_remove_headers(r, hs, remove) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     sampled = (ctx->flags & NGX_OTEL_FLAG_SAMPLED) ? 1 : 0;
@@ -737,7 +797,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             ngx_otel_traceparent_format(p, ctx->trace_id, ctx->span_id,
                                         ctx->flags);
 
-            if (ngx_http_otel_set_header(r, &hs, NGX_HTTP_OTEL_H_TRACEPARENT,
+            if (ngx_http_otel_set_header(r, hs, NGX_HTTP_OTEL_H_TRACEPARENT,
                                          p, NGX_OTEL_TRACEPARENT_LEN)
                 != NGX_OK)
             {
@@ -745,7 +805,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             }
 
             if (ctx->tracestate.len
-                && ngx_http_otel_set_header(r, &hs,
+                && ngx_http_otel_set_header(r, hs,
                                             NGX_HTTP_OTEL_H_TRACESTATE,
                                             ctx->tracestate.data,
                                             ctx->tracestate.len)
@@ -766,7 +826,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             ngx_otel_b3_format(p, ctx->trace_id, ctx->span_id, sampled,
                                ctx->debug);
 
-            if (ngx_http_otel_set_header(r, &hs, NGX_HTTP_OTEL_H_B3,
+            if (ngx_http_otel_set_header(r, hs, NGX_HTTP_OTEL_H_B3,
                                          p, NGX_OTEL_B3_LEN)
                 != NGX_OK)
             {
@@ -787,10 +847,10 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             ngx_hex_dump(p + 2 * NGX_OTEL_TRACE_ID_LEN, ctx->span_id,
                          NGX_OTEL_SPAN_ID_LEN);
 
-            if (ngx_http_otel_set_header(r, &hs, NGX_HTTP_OTEL_H_B3_TRACEID,
+            if (ngx_http_otel_set_header(r, hs, NGX_HTTP_OTEL_H_B3_TRACEID,
                                          p, 2 * NGX_OTEL_TRACE_ID_LEN)
                 != NGX_OK
-                || ngx_http_otel_set_header(r, &hs,
+                || ngx_http_otel_set_header(r, hs,
                                             NGX_HTTP_OTEL_H_B3_SPANID,
                                             p + 2 * NGX_OTEL_TRACE_ID_LEN,
                                             2 * NGX_OTEL_SPAN_ID_LEN)
@@ -800,7 +860,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             }
 
             if (ctx->debug) {
-                if (ngx_http_otel_set_header(r, &hs,
+                if (ngx_http_otel_set_header(r, hs,
                                              NGX_HTTP_OTEL_H_B3_FLAGS,
                                              (u_char *) "1", 1)
                     != NGX_OK)
@@ -808,7 +868,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
                     return NGX_ERROR;
                 }
 
-            } else if (ngx_http_otel_set_header(r, &hs,
+            } else if (ngx_http_otel_set_header(r, hs,
                                                 NGX_HTTP_OTEL_H_B3_SAMPLED,
                                                 (u_char *) (sampled ? "1"
                                                                     : "0"),
@@ -845,7 +905,6 @@ static ngx_int_t
 ngx_http_otel_set_header(ngx_http_request_t *r, ngx_http_otel_headers_t *hs,
     ngx_uint_t id, u_char *value, size_t len)
 {
-    ngx_str_t        *name;
     ngx_table_elt_t  *h;
 
     h = hs->first[id];
@@ -856,15 +915,11 @@ ngx_http_otel_set_header(ngx_http_request_t *r, ngx_http_otel_headers_t *hs,
             return NGX_ERROR;
         }
 
-        name = &ngx_http_otel_header_names[id];
+        /* nobody writes to lowcase_key: the static name serves */
 
-        h->key = *name;
-        h->lowcase_key = ngx_pnalloc(r->pool, name->len);
-        if (h->lowcase_key == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = ngx_hash_strlow(h->lowcase_key, name->data, name->len);
+        h->key = ngx_http_otel_header_names[id];
+        h->lowcase_key = ngx_http_otel_header_lowcase[id];
+        h->hash = ngx_http_otel_header_hash[id];
 
 #if (nginx_version >= 1023000)
         h->next = NULL;
@@ -969,7 +1024,7 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
     ngx_otel_exporter_conf_t *ecf)
 {
     time_t                     now;
-    ngx_uint_t                 status;
+    ngx_uint_t                 status, known;
     ngx_otel_span_t            span;
     ngx_otel_attr_t            attrs[NGX_OTEL_SPAN_MAX_ATTRS];
     ngx_http_otel_loc_conf_t  *olcf;
@@ -994,10 +1049,12 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
     span.end = ngx_http_otel_now();
     span.tracestate = ctx->tracestate;
 
-    ngx_http_otel_span_name(r, olcf, &span.name);
+    known = ngx_http_otel_method_known(r);
+
+    ngx_http_otel_span_name(r, olcf, known, &span.name);
 
     span.attrs = attrs;
-    span.nattrs = ngx_http_otel_span_attrs(r, attrs, status);
+    span.nattrs = ngx_http_otel_span_attrs(r, attrs, status, known);
 
     if (ngx_otel_shm_push(ecf->shm_zone->data, &span) == NGX_OK) {
         ngx_otel_exporter_notify(ecf);
@@ -1017,7 +1074,7 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
 
 static void
 ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
-    ngx_str_t *name)
+    ngx_uint_t known, ngx_str_t *name)
 {
     u_char                    *p;
     ngx_str_t                  method;
@@ -1032,7 +1089,7 @@ ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
 
     /* "HTTP" stands for a method that is unknown or was never read */
 
-    if (ngx_http_otel_method_known(r)) {
+    if (known) {
         method = r->method_name;
 
     } else {
@@ -1053,9 +1110,9 @@ ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
     }
 
     name->data = p;
-    p = ngx_cpymem(p, method.data, method.len);
+    p = ngx_otel_cpymem(p, method.data, method.len);
     *p++ = ' ';
-    p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
+    p = ngx_otel_cpymem(p, clcf->name.data, clcf->name.len);
     name->len = p - name->data;
 }
 
@@ -1064,6 +1121,16 @@ static ngx_uint_t
 ngx_http_otel_method_known(ngx_http_request_t *r)
 {
     ngx_uint_t  i;
+
+    /* what nginx parsed needs no comparison; others are looked at */
+
+    if (r->method & NGX_HTTP_OTEL_KNOWN_METHODS) {
+        return r->method_name.len != 0;
+    }
+
+    if (!(r->method & NGX_HTTP_UNKNOWN)) {
+        return 0;
+    }
 
     for (i = 0; ngx_http_otel_methods[i].len; i++) {
         if (r->method_name.len == ngx_http_otel_methods[i].len
@@ -1087,7 +1154,7 @@ ngx_http_otel_method_known(ngx_http_request_t *r)
 
 static ngx_uint_t
 ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
-    ngx_uint_t status)
+    ngx_uint_t status, ngx_uint_t standard)
 {
     u_char                     *p, *q, *last;
     off_t                       body;
@@ -1106,7 +1173,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     method = r->method_name;
 
     if (method.len) {
-        if (ngx_http_otel_method_known(r)) {
+        if (standard) {
             ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
                                    method);
 
@@ -1179,7 +1246,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
             q = p ? ngx_strlchr(p, last, ':') : NULL;
 
             if (q && q + 1 < last) {
-                port = ngx_atoi(q + 1, last - q - 1);
+                port = ngx_http_otel_port(q + 1, last);
             }
         }
     }
@@ -1316,6 +1383,25 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     }
 
     return a - attrs;
+}
+
+
+/* ngx_atoi() for a port: anything but 1 to 65535 is an error */
+
+static ngx_int_t
+ngx_http_otel_port(u_char *p, u_char *last)
+{
+    ngx_int_t  port;
+
+    for (port = 0; p < last; p++) {
+        if (*p < '0' || *p > '9' || port > 65535) {
+            return NGX_ERROR;
+        }
+
+        port = port * 10 + (*p - '0');
+    }
+
+    return port;
 }
 
 
