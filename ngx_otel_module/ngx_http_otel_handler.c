@@ -27,6 +27,12 @@ enum {
 
 #define NGX_HTTP_OTEL_TRACESTATE_LINES  16
 
+/*
+ * A span's attributes in record form, if they fit: they mostly take a few
+ * hundred bytes, and the encoder checks each one only in the last 4k
+ */
+#define NGX_HTTP_OTEL_ENCODED_ATTRS     8192
+
 /* the methods of ngx_http_otel_methods[] as nginx's parsers mark them */
 #define NGX_HTTP_OTEL_KNOWN_METHODS                                           \
     (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE  \
@@ -1023,11 +1029,13 @@ static void
 ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
     ngx_otel_exporter_conf_t *ecf)
 {
+    u_char                    *p;
     time_t                     now;
-    ngx_uint_t                 status, known;
+    ngx_uint_t                 status, known, n;
     ngx_otel_span_t            span;
-    ngx_otel_attr_t            attrs[NGX_OTEL_SPAN_MAX_ATTRS];
+    ngx_otel_attr_t            attrs[NGX_OTEL_SPAN_MAX_ATTRS], encoded;
     ngx_http_otel_loc_conf_t  *olcf;
+    u_char                     buf[NGX_HTTP_OTEL_ENCODED_ATTRS];
 
     static time_t              dropped_logged;
 
@@ -1053,8 +1061,29 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
 
     ngx_http_otel_span_name(r, olcf, known, &span.name);
 
-    span.attrs = attrs;
-    span.nattrs = ngx_http_otel_span_attrs(r, attrs, status, known);
+    n = ngx_http_otel_span_attrs(r, attrs, status, known);
+
+    /*
+     * Encoded here, the attributes are one copy under the zone's lock
+     * instead of a walk over them to size and another to write.
+     */
+
+    p = ngx_otel_span_attrs_encode(buf, buf + sizeof(buf), attrs, n);
+
+    if (p != NULL) {
+        encoded.id = 0;
+        encoded.type = NGX_OTEL_ATTR_ENCODED;
+        encoded.str.data = buf;
+        encoded.str.len = p - buf;
+        encoded.num = (int64_t) n;
+
+        span.attrs = &encoded;
+        span.nattrs = 1;
+
+    } else {
+        span.attrs = attrs;
+        span.nattrs = n;
+    }
 
     if (ngx_otel_shm_push(ecf->shm_zone->data, &span) == NGX_OK) {
         ngx_otel_exporter_notify(ecf);

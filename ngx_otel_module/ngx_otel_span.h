@@ -44,6 +44,13 @@ typedef enum {
 #define NGX_OTEL_ATTR_STRING         0
 #define NGX_OTEL_ATTR_INT            1
 
+/*
+ * Only in a span given to ngx_otel_span_record_size() and _write(): "str"
+ * holds "num" attributes already in record form, as made by
+ * ngx_otel_span_attrs_encode(); ngx_otel_span_record_read() never makes it.
+ */
+#define NGX_OTEL_ATTR_ENCODED        2
+
 #define NGX_OTEL_SPAN_KIND_SERVER    2
 #define NGX_OTEL_SPAN_KIND_CLIENT    3
 
@@ -60,6 +67,7 @@ typedef enum {
 typedef struct {
     ngx_uint_t          id;          /* ngx_otel_attr_id_e */
     ngx_uint_t          type;        /* NGX_OTEL_ATTR_STRING | _INT */
+                                     /* | _ENCODED */
     ngx_str_t           key;         /* NGX_OTEL_ATTR_CUSTOM only */
     ngx_str_t           str;
     int64_t             num;
@@ -161,6 +169,14 @@ ngx_otel_cpymem(u_char *dst, u_char *src, size_t len)
 
 
 size_t ngx_otel_span_record_size(ngx_otel_span_t *span);
+
+/*
+ * Attributes in record form in [p, last), so that the zone's lock is held
+ * for a copy only; NULL when they do not fit.
+ */
+u_char *ngx_otel_span_attrs_encode(u_char *p, u_char *last,
+    ngx_otel_attr_t *attrs, ngx_uint_t n);
+
 void ngx_otel_span_record_write(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, size_t size);
 
