@@ -86,7 +86,7 @@
 #define NGX_OTEL_JSON_SPAN_END       "}}"
 
 
-static size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
+static ngx_inline size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
 static size_t ngx_otel_json_str_size(ngx_str_t *s);
 static u_char *ngx_otel_json_str(u_char *p, u_char *s, size_t len);
@@ -190,8 +190,8 @@ ngx_otel_otlp_json_begin(u_char *p, ngx_array_t *resource)
 size_t
 ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
 {
-    size_t      size;
-    ngx_uint_t  i;
+    size_t            size;
+    ngx_otel_attr_t  *attr, *last;
 
     size = sizeof(",") - 1
            + sizeof(NGX_OTEL_JSON_TRACE_ID) - 1
@@ -216,8 +216,9 @@ ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
            + sizeof(NGX_OTEL_JSON_STATUS_CODE) - 1 + NGX_INT64_LEN
            + sizeof(NGX_OTEL_JSON_SPAN_END) - 1;
 
-    for (i = 0; i < span->nattrs; i++) {
-        size += sizeof(",") - 1 + ngx_otel_json_attr_size(&span->attrs[i]);
+    for (attr = span->attrs, last = attr + span->nattrs; attr < last; attr++)
+    {
+        size += ngx_otel_json_attr_size(attr);
     }
 
     return size;
@@ -317,12 +318,20 @@ ngx_otel_otlp_json_end(u_char *p)
 }
 
 
-static size_t
+/* an attribute with the comma before it */
+
+static ngx_inline size_t
 ngx_otel_json_attr_size(ngx_otel_attr_t *attr)
 {
     size_t  size;
 
-    size = sizeof(NGX_OTEL_JSON_KEY) - 1;
+    /* the longer of the two ways a value is written, plus the key */
+
+    size = sizeof(",") - 1 + sizeof(NGX_OTEL_JSON_KEY) - 1
+           + ngx_max(sizeof(NGX_OTEL_JSON_INT_VALUE) - 1 + NGX_INT64_LEN
+                     + sizeof(NGX_OTEL_JSON_INT_END) - 1,
+                     sizeof(NGX_OTEL_JSON_STRING_VALUE) - 1 + 2
+                     + sizeof(NGX_OTEL_JSON_STRING_END) - 1);
 
     if (attr->id < NGX_OTEL_ATTR_KNOWN) {
         size += ngx_otel_attr_names[attr->id].len + 2;
@@ -331,14 +340,8 @@ ngx_otel_json_attr_size(ngx_otel_attr_t *attr)
         size += ngx_otel_json_str_size(&attr->key);
     }
 
-    if (attr->type == NGX_OTEL_ATTR_INT) {
-        size += sizeof(NGX_OTEL_JSON_INT_VALUE) - 1 + NGX_INT64_LEN
-                + sizeof(NGX_OTEL_JSON_INT_END) - 1;
-
-    } else {
-        size += sizeof(NGX_OTEL_JSON_STRING_VALUE) - 1
-                + ngx_otel_json_str_size(&attr->str)
-                + sizeof(NGX_OTEL_JSON_STRING_END) - 1;
+    if (attr->type != NGX_OTEL_ATTR_INT) {
+        size += attr->str.len * NGX_OTEL_JSON_ESCAPE_MAX;
     }
 
     return size;
@@ -359,7 +362,7 @@ ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr)
         name = &ngx_otel_attr_names[attr->id];
 
         *p++ = '"';
-        p = ngx_cpymem(p, name->data, name->len);
+        p = ngx_otel_cpymem(p, name->data, name->len);
         *p++ = '"';
 
     } else {
@@ -746,6 +749,16 @@ ngx_otel_json_int(u_char *p, int64_t n)
 static ngx_uint_t
 ngx_otel_json_is_zero(u_char *id, size_t len)
 {
+    uint64_t  x;
+
+    for ( /* void */ ; len >= 8; len -= 8, id += 8) {
+        ngx_memcpy(&x, id, 8);
+
+        if (x) {
+            return 0;
+        }
+    }
+
     while (len--) {
         if (*id++) {
             return 0;
