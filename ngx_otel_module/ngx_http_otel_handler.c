@@ -28,6 +28,13 @@ enum {
 #define NGX_HTTP_OTEL_TRACESTATE_LINES  16
 
 /*
+ * Nothing in this request's server traces or propagates: its requests are
+ * left alone (a variable still makes a context of its own when asked)
+ */
+#define ngx_http_otel_server_off(olcf)                                        \
+    ((olcf)->server != NULL && !(olcf)->server->server_enabled)
+
+/*
  * A span's attributes in record form, if they fit: they mostly take a few
  * hundred bytes, and the encoder checks each one only in the last 4k
  */
@@ -179,7 +186,15 @@ ngx_http_otel_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_otel_start_handler(ngx_http_request_t *r)
 {
+    ngx_http_otel_loc_conf_t  *olcf;
+
     if (r != r->main || r->internal) {
+        return NGX_DECLINED;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    if (ngx_http_otel_server_off(olcf)) {
         return NGX_DECLINED;
     }
 
@@ -206,6 +221,12 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    if (ngx_http_otel_server_off(olcf)) {
+        return NGX_DECLINED;
+    }
+
     ctx = ngx_http_otel_find_ctx(r);
 
     if (ctx == NULL) {
@@ -223,8 +244,6 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
 
     ctx->injected = 1;
 
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
-
     scanned = NULL;
 
     if (!ctx->initialized) {
@@ -241,7 +260,10 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
             ctx->no_extract = 1;
 
             if (!ctx->decided) {
-                ngx_http_otel_decide(r, ctx);
+                /* ngx_http_otel_decide() of a request not traced */
+                ctx->decided = 1;
+                ctx->flags &= ~NGX_OTEL_FLAG_SAMPLED;
+                ctx->debug = 0;
             }
 
             return NGX_DECLINED;
@@ -272,9 +294,16 @@ static ngx_int_t
 ngx_http_otel_log_handler(ngx_http_request_t *r)
 {
     ngx_http_otel_ctx_t        *ctx;
+    ngx_http_otel_loc_conf_t   *olcf;
     ngx_http_otel_main_conf_t  *omcf;
 
     if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    if (ngx_http_otel_server_off(olcf)) {
         return NGX_DECLINED;
     }
 

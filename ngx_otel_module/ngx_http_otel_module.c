@@ -428,6 +428,8 @@ ngx_http_otel_create_loc_conf(ngx_conf_t *cf)
      *     olcf->propagators = { 0 };
      *     olcf->sampler_bound = 0;
      *     olcf->span_attrs = NULL;
+     *     olcf->server = NULL;
+     *     olcf->server_enabled = 0;
      */
 
     olcf->trace = NGX_CONF_UNSET_UINT;
@@ -489,6 +491,20 @@ ngx_http_otel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_value(conf->upstream_span, prev->upstream_span, 0);
+
+    /*
+     * Parents are merged before their children, and the http{} level conf
+     * is never merged into anything: the first conf without a server is a
+     * server{}'s, and each conf tells its server whether it is enabled.
+     */
+
+    conf->server = prev->server ? prev->server : conf;
+
+    if (conf->trace != NGX_HTTP_OTEL_TRACE_OFF
+        || conf->trace_context != NGX_HTTP_OTEL_CONTEXT_IGNORE)
+    {
+        conf->server->server_enabled = 1;
+    }
 
     return NGX_CONF_OK;
 }

@@ -67,7 +67,9 @@ typedef struct {
 } ngx_http_otel_main_conf_t;
 
 
-typedef struct {
+typedef struct ngx_http_otel_loc_conf_s  ngx_http_otel_loc_conf_t;
+
+struct ngx_http_otel_loc_conf_s {
     ngx_uint_t                  trace;
     ngx_http_complex_value_t   *trace_value;
 
@@ -83,7 +85,15 @@ typedef struct {
     ngx_array_t                *span_attrs;  /* ngx_http_otel_span_attr_t */
 
     ngx_flag_t                  upstream_span;
-} ngx_http_otel_loc_conf_t;
+
+    /*
+     * The server{} level conf this one is in, and, there, whether any
+     * conf of that server traces or propagates: if none does, the phase
+     * handlers have nothing to do for its requests.
+     */
+    ngx_http_otel_loc_conf_t   *server;
+    ngx_uint_t                  server_enabled;
+};
 
 
 typedef struct {
