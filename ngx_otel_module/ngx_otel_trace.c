@@ -426,9 +426,17 @@ ngx_otel_hex_encode(u_char *dst, u_char *src, size_t n)
 {
     u_char  *last;
 
-    for (last = src + n; src < last; src++) {
+    /* ids are 8 or 16 bytes: four at a time */
+
+    for (last = src + n; last - src >= 4; src += 4, dst += 8) {
+        ngx_memcpy(dst, &ngx_otel_hex_pairs[src[0] * 2], 2);
+        ngx_memcpy(dst + 2, &ngx_otel_hex_pairs[src[1] * 2], 2);
+        ngx_memcpy(dst + 4, &ngx_otel_hex_pairs[src[2] * 2], 2);
+        ngx_memcpy(dst + 6, &ngx_otel_hex_pairs[src[3] * 2], 2);
+    }
+
+    for ( /* void */ ; src < last; src++, dst += 2) {
         ngx_memcpy(dst, &ngx_otel_hex_pairs[*src * 2], 2);
-        dst += 2;
     }
 
     return dst;
