@@ -40,7 +40,7 @@ budget() {
     case "$1" in
         on100|grpc|http_protobuf|proxy_prop) echo 1500 ;;
         ratio10) echo 300 ;;
-        off|off_loc) echo 100 ;;
+        off|off_srv|off_loc) echo 100 ;;
         *) echo - ;;
     esac
 }

@@ -21,6 +21,7 @@ OTEL_MODULE="${OTEL_MODULE:-$bench_repo/build/ngx_otel_module.so}"
 bench_all_configs=(
     "plain          plain        nginx alone, return 200"
     "off            plain        module loaded, otel_trace off"
+    "off_srv        plain        otel_trace on in another server, not in this one"
     "off_loc        plain        otel_trace on in the server, off in this location"
     "ratio10        plain        otel_trace on, traceidratio 0.1, file exporter"
     "on100          plain        otel_trace on, 100% sampled, file exporter"
@@ -97,7 +98,7 @@ bench_wait_port() {   # bench_wait_port PORT [TRIES]
 bench_write_conf() {
     local name="$1" dir="$2" mode="$3" port="$4" bport="$5" rport="$6"
     local conf="$dir/nginx.conf" workers="${BENCH_WORKERS:-1}"
-    local affinity="" i exporter="" otel="" location="" attrs=""
+    local affinity="" i exporter="" otel="" location="" attrs="" other=""
 
     mkdir -p "$dir"
 
@@ -133,6 +134,8 @@ bench_write_conf() {
 
         case "$name" in
             off)        otel="$otel otel_trace off;" ;;
+            off_srv)    otel="$otel otel_trace off;"
+                        other="otel_trace on;" ;;
             off_loc)    otel="$otel otel_trace on;"
                         location="otel_trace off;" ;;
             ratio10)    otel="$otel otel_trace on;
@@ -213,8 +216,22 @@ EOF
 
         cat <<EOF
     }
-}
 EOF
+        if [ -n "$other" ]; then
+            cat <<EOF
+
+    server {
+        listen unix:$dir/other.sock;
+        $other
+
+        location / {
+            return 200;
+        }
+    }
+EOF
+        fi
+
+        echo "}"
     } > "$conf"
 }
 
