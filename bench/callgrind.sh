@@ -53,12 +53,17 @@ http_port="$(bench_free_port)"
 
 cleanup() {
     bench_nginx_stop "$backend_dir"
+    case "$BENCH_SPANS_DIR" in
+        /dev/shm/ngx-otel-bench.*) rm -rf "$BENCH_SPANS_DIR" ;;
+    esac
     if [ -n "$receiver_pid" ]; then
         kill "$receiver_pid" 2>/dev/null || true
     fi
 }
 
 trap cleanup EXIT
+
+bench_spans_file "$dir" > /dev/null
 
 bench_write_backend_conf "$backend_dir" "$backend_port"
 bench_nginx_start "$backend_dir" "$backend_port"
@@ -211,26 +216,32 @@ echo
 echo "Instructions per request (callgrind, (Ir(N2) - Ir(N1)) / (N2 - N1)," \
      "N1=$n1, N2=$n2)"
 echo
-printf '| %-14s | %10s | %12s | %8s | %s\n' \
-    configuration "per request" "module's" budget verdict
-printf '|%s|%s|%s|%s|%s\n' ---------------- ------------ -------------- \
-    ---------- --------
+printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' \
+    configuration "per request" "module's" "request" "export" budget verdict
+printf '|%s|%s|%s|%s|%s|%s|%s\n' ---------------- ------------ \
+    -------------- ---------- ---------- ---------- --------
+
+# the export's share: ngx_otel_exporter_flush(), inclusive, per request
+cg_export() {   # NAME
+    awk '$4 == "ngx_otel_exporter_flush" { printf "%.0f", $2; found = 1 }
+         END { if (!found) printf "-" }' "$dir/$1/per_request"
+}
 
 for name in "${configs[@]}"; do
     base="$(bench_baseline "$name")"
     b="$(budget "$name")"
 
     if [ "${per_req[$name]}" = skip ]; then
-        printf '| %-14s | %10s | %12s | %8s | %s\n' "$name" skipped - "$b" \
-            "network export not available yet"
+        printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' "$name" \
+            skipped - - - "$b" "network export not available yet"
         continue
     fi
 
     if [ "$name" = "$base" ] || [ -z "${per_req[$base]:-}" ] \
         || [ "${per_req[$base]}" = skip ]
     then
-        printf '| %-14s | %10s | %12s | %8s | %s\n' "$name" \
-            "${per_req[$name]}" - "$b" baseline
+        printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' "$name" \
+            "${per_req[$name]}" - - - "$b" baseline
         continue
     fi
 
@@ -241,9 +252,19 @@ for name in "${configs[@]}"; do
         if [ "$module" -le "$b" ]; then verdict=within; else verdict=OVER; fi
     fi
 
-    printf '| %-14s | %10s | %12s | %8s | %s\n' "$name" "${per_req[$name]}" \
-        "$module" "$b" "$verdict"
+    export="$(cg_export "$name")"
+    request=-
+    [ "$export" != - ] && request=$((module - export))
+
+    printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' "$name" \
+        "${per_req[$name]}" "$module" "$request" "$export" "$b" "$verdict"
 done
+
+echo
+echo "module's: per request minus the baseline's; export: what" \
+     "ngx_otel_exporter_flush() (claim, encode, write, release) costs," \
+     "amortized per request; request: the rest (phase handlers, span" \
+     "start and end, hand-off to the zone)."
 
 # where the module's instructions go: its own functions, per request
 

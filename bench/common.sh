@@ -11,6 +11,9 @@
 #   BENCH_ZONE_SIZE  otel_exporter zone_size    (the module's default)
 #   BENCH_ATTRS      otel_span_attr directives  (0)
 #   BENCH_INTERVAL   otel_exporter interval     (the module's default)
+#   BENCH_SPANS_DIR  where the file exporter writes (a new directory in
+#                    /dev/shm: hundreds of MB a run, which on a disk
+#                    would bring the kernel's writeback into the figures)
 
 bench_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -30,6 +33,19 @@ bench_all_configs=(
     "proxy_plain    proxy_plain  nginx alone, proxy_pass to a local backend"
     "proxy_prop     proxy_plain  otel_trace on + propagate, proxy_pass, file exporter"
 )
+
+# the file exporter's output for the configuration in DIR
+bench_spans_file() {
+    if [ -z "${BENCH_SPANS_DIR:-}" ]; then
+        if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+            BENCH_SPANS_DIR="$(mktemp -d /dev/shm/ngx-otel-bench.XXXXXX)"
+        else
+            BENCH_SPANS_DIR="$(dirname "$1")"
+        fi
+    fi
+
+    echo "$BENCH_SPANS_DIR/$(echo "$1" | tr / _).json"
+}
 
 bench_log() {
     printf '%s\n' "$*" >&2
@@ -107,7 +123,7 @@ bench_write_conf() {
     done
 
     if bench_uses_module "$name"; then
-        exporter="endpoint file:$dir/spans.json;"
+        exporter="endpoint file:$(bench_spans_file "$dir");"
 
         case "$name" in
             grpc)
@@ -326,6 +342,24 @@ bench_cpu_ticks() {
         fi
     done
     echo "$total"
+}
+
+# ticks of all CPUs not idle: user, nice, system, irq, softirq, steal
+bench_busy_ticks() {
+    local cpu user nice system idle iowait irq softirq steal rest
+    read -r cpu user nice system idle iowait irq softirq steal rest \
+        < /proc/stat
+    echo $((user + nice + system + irq + softirq + steal))
+}
+
+# CPU ticks of this shell's waited-for children (wrk), from "times"; in
+# the shell itself, not a subshell, whose own children those are not
+bench_children_ticks() {   # FILE: where to leave the number
+    times > "$1.times"
+    tail -1 "$1.times" | perl -e '
+        my @t = <STDIN> =~ /(\d+)m([\d.]+)s/g;
+        printf "%d\n", (($t[0] * 60 + $t[1]) + ($t[2] * 60 + $t[3]))
+                        * $ARGV[0];' "$(getconf CLK_TCK)" > "$1"
 }
 
 # spans in OTLP JSON lines files: each span has one "spanId"

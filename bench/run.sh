@@ -15,24 +15,24 @@
 #   bench/run.sh [CONFIG ...]      (default: all; see bench/common.sh)
 #
 # Environment:
-#   BENCH_ROUNDS       rounds                          (3)
-#   BENCH_DURATION     seconds of each measured run    (5)
+#   BENCH_ROUNDS       rounds                          (4)
+#   BENCH_DURATION     seconds of each measured run    (4)
 #   BENCH_WARMUP       seconds of warm-up before it    (1)
 #   BENCH_CONNECTIONS  wrk connections                 (32)
 #   BENCH_DIR          where configs, logs and results go (new under /tmp)
 #   and those of bench/common.sh (NGINX, OTEL_MODULE, BENCH_WORKERS,
 #   BENCH_BATCH_SIZE, BENCH_ZONE_SIZE, BENCH_ATTRS, BENCH_INTERVAL).
 #
-# The default run (8 configurations that run today, 3 rounds of 5 s)
-# takes about 3.5 minutes.
+# The default run (8 configurations that run today, 4 rounds of 1 + 4 s)
+# takes about 4 minutes.
 
 set -euo pipefail
 
 # shellcheck source=bench/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-rounds="${BENCH_ROUNDS:-3}"
-duration="${BENCH_DURATION:-5}"
+rounds="${BENCH_ROUNDS:-4}"
+duration="${BENCH_DURATION:-4}"
 warmup="${BENCH_WARMUP:-1}"
 conns="${BENCH_CONNECTIONS:-32}"
 
@@ -72,6 +72,9 @@ current=
 cleanup() {
     [ -n "$current" ] && bench_nginx_stop "$current"
     bench_nginx_stop "$backend_dir"
+    case "$BENCH_SPANS_DIR" in
+        /dev/shm/ngx-otel-bench.*) rm -rf "$BENCH_SPANS_DIR" ;;
+    esac
     if [ -n "$receiver_pid" ]; then
         kill "$receiver_pid" 2>/dev/null || true
     fi
@@ -79,8 +82,14 @@ cleanup() {
 
 trap cleanup EXIT
 
+# made here, not in a subshell that would forget it
+bench_spans_file "$dir" > /dev/null
+
 bench_write_backend_conf "$backend_dir" "$backend_port"
 bench_nginx_start "$backend_dir" "$backend_port"
+
+# processes of ours besides the nginx under test: the backend's
+others="$(cat "$backend_dir/nginx.pid") $(bench_workers "$backend_dir")"
 
 # the receiver shares CPU 1 with wrk: its work is not nginx's
 taskset -c 1 node "$bench_repo/bench/receiver.js" "$grpc_port" "$http_port" \
@@ -148,6 +157,7 @@ wrk_parse() {
 run_one() {
     local name="$1" round="$2" d port rport workers t0 t1 ticks status
     local req rps p50 p99 err wreq queued dropped spans before cpu_us
+    local ours0 ours1 all0 all1 foreign
 
     d="$dir/$name/$round"
     rm -rf "$d"
@@ -171,13 +181,29 @@ run_one() {
     workers=$(bench_workers "$d")
     # shellcheck disable=SC2086
     t0=$(bench_cpu_ticks $workers)
+    # shellcheck disable=SC2086
+    ours0=$(bench_cpu_ticks $others $receiver_pid)
+    all0=$(bench_busy_ticks)
+    bench_children_ticks "$d/wrk0"
 
     taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" --latency "$url" \
         > "$d/wrk.txt"
 
+    all1=$(bench_busy_ticks)
+    bench_children_ticks "$d/wrk1"
     # shellcheck disable=SC2086
     t1=$(bench_cpu_ticks $workers)
+    # shellcheck disable=SC2086
+    ours1=$(bench_cpu_ticks $others $receiver_pid)
     ticks=$((t1 - t0))
+
+    # CPU time of other processes while wrk ran, in % of both CPUs: what
+    # the machine's other users took from this measurement
+    foreign="$(perl -e 'my $f = $ARGV[0] / ($ARGV[1] * $ARGV[2] * 2);
+                        printf "%.1f", $f < 0 ? 0 : 100 * $f' \
+               -- "$(( (all1 - all0) - ticks - (ours1 - ours0)
+                    - $(cat "$d/wrk1") + $(cat "$d/wrk0") ))" \
+               "$duration" "$(getconf CLK_TCK)")"
 
     read -r req rps p50 p99 err < <(wrk_parse "$d/wrk.txt")
 
@@ -199,8 +225,8 @@ run_one() {
         if bench_is_network "$name"; then
             spans=$(( $(receiver_spans) - before ))
         else
-            spans="$(bench_count_spans "$d/spans.json")"
-            rm -f "$d/spans.json"
+            spans="$(bench_count_spans "$(bench_spans_file "$d")")"
+            rm -f "$(bench_spans_file "$d")"
         fi
     fi
 
@@ -209,11 +235,12 @@ run_one() {
               "$ticks" "$(getconf CLK_TCK)" "$req")"
 
     echo "$name $round $rps $p50 $p99 $cpu_us $((req + wreq)) $queued" \
-         "$dropped $spans $err" >> "$results"
+         "$dropped $spans $err $foreign" >> "$results"
 
     bench_log "  $name: $rps req/s, p50 ${p50}us, p99 ${p99}us," \
               "nginx CPU ${cpu_us}us/req, spans $spans of $((req + wreq))" \
-              "requests (queued $queued, dropped $dropped), errors $err"
+              "requests (queued $queued, dropped $dropped), errors $err," \
+              "other processes ${foreign}% CPU"
 }
 
 
@@ -259,7 +286,8 @@ while (<$fh>) {
     my @f = split;
     if ($f[1] eq 'skip') { $skip{$f[0]} = 1; next; }
     my %m;
-    @m{qw/rps p50 p99 cpu req queued dropped spans err/} = @f[2 .. 10];
+    @m{qw/rps p50 p99 cpu req queued dropped spans err foreign/} =
+        @f[2 .. 11];
     $r{$f[0]}{$f[1]} = \%m;
 }
 
@@ -269,8 +297,12 @@ sub median {
     return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
 }
 
+sub max { my $m; for (@_) { $m = $_ if !defined $m || $_ > $m } $m }
+sub min { my $m; for (@_) { $m = $_ if !defined $m || $_ < $m } $m }
+
 sub col { my ($c, $k) = @_; map { $r{$c}{$_}{$k} } sort keys %{$r{$c}} }
 
+# the median over rounds of the ratio to the baseline of the same round
 sub ratio {
     my ($c, $k) = @_;
     my $b = $base{$c};
@@ -283,14 +315,15 @@ sub ratio {
     return median(@v);
 }
 
-printf "\nResults: median of %d rounds of %d s, wrk -t1 -c%d on CPU 1, "
+printf "\nResults: %d rounds of %d s, wrk -t1 -c%d on CPU 1, "
     . "%d nginx worker(s) on CPU 0\n\n", $rounds, $duration, $conns, $workers;
 
-printf "| %-13s | %9s | %7s | %8s | %8s | %9s | %7s | %s\n",
-    'configuration', 'req/s', 'vs base', 'p50 us', 'p99 us',
-    'CPU us/req', 'vs base', 'spans: received / queued / dropped / requests';
-print "|---------------|-----------|---------|----------|----------"
-    . "|-----------|---------|------------------------------------\n";
+printf "| %-13s | %8s | %7s | %7s | %6s | %6s | %6s | %7s | %6s | %s\n",
+    'configuration', 'req/s', 'vs base', 'best', 'p50 us', 'p99 us',
+    'CPU us', 'vs base', 'other', 'spans received / queued / dropped '
+    . '/ requests';
+print "|---------------|----------|---------|---------|--------|--------"
+    . "|--------|---------|--------|-----------------------------------\n";
 
 for my $c (@configs) {
     if ($skip{$c}) {
@@ -307,23 +340,35 @@ for my $c (@configs) {
         : sprintf "%d / %d / %d / %d", $sum->('spans'), $sum->('queued'),
               $sum->('dropped'), $sum->('req');
 
-    my $ratio = $c eq $base{$c} ? 'base' : sprintf '%.1f%%',
-        100 * (ratio($c, 'rps') // 0);
-    my $cratio = $c eq $base{$c} ? 'base' : sprintf '%+.1f%%',
-        100 * ((ratio($c, 'cpu') // 1) - 1);
+    my $b = $base{$c};
+    my ($ratio, $best, $cratio) = ('base', 'base', 'base');
 
-    printf "| %-13s | %9.0f | %7s | %8.0f | %8.0f | %10.2f | %7s | %s\n",
-        $c, median(col($c, 'rps')), $ratio, median(col($c, 'p50')),
-        median(col($c, 'p99')), median(col($c, 'cpu')), $cratio, $spans;
+    if ($c ne $b && $r{$b}) {
+        $ratio = sprintf '%.1f%%', 100 * (ratio($c, 'rps') // 0);
+        $best = sprintf '%.1f%%',
+            100 * max(col($c, 'rps')) / max(col($b, 'rps'));
+        $cratio = sprintf '%+.1f%%', 100 * ((ratio($c, 'cpu') // 1) - 1);
+    }
+
+    printf "| %-13s | %8.0f | %7s | %7s | %6.0f | %6.0f | %6.2f | %7s "
+        . "| %5.1f%% | %s\n",
+        $c, median(col($c, 'rps')), $ratio, $best, median(col($c, 'p50')),
+        median(col($c, 'p99')), median(col($c, 'cpu')), $cratio,
+        max(col($c, 'foreign')), $spans;
 
     my $err = $sum->('err');
     print "|   ($c: $err wrk errors)\n" if $err;
 }
 
-print "\nvs base: the median over rounds of the ratio to the baseline of the "
-    . "same round (plain nginx; plain proxying for proxy_*).\n"
-    . "CPU us/req: nginx workers' CPU time (/proc) per answered request.\n"
-    . "spans: summed over rounds incl. warm-ups; requests = wrk's answered "
-    . "requests;\nrequests still in flight when wrk stops make spans "
-    . "that wrk does not count.\n";
+print <<END;
+
+req/s, p50, p99, CPU us: medians over the rounds.  vs base: the median of
+the ratios to the baseline (plain nginx; plain proxying for proxy_*) run in
+the same round; best: best round against best round.  CPU us: the nginx
+workers' CPU time (/proc) per answered request.  other: the most CPU that
+processes not of this benchmark took in a round (% of both CPUs): where it
+is more than a few %, that round's figures are disturbed.  spans: summed
+over rounds and warm-ups; requests still in flight when wrk stops make
+spans that wrk does not count.
+END
 EOF
