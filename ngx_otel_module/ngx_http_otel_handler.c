@@ -1224,6 +1224,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_otel_loc_conf_t   *olcf;
     ngx_http_otel_span_attr_t  *sa;
+    ngx_http_variable_value_t  *vv;
 
     a = attrs;
     c = r->connection;
@@ -1411,8 +1412,22 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     end = attrs + NGX_OTEL_SPAN_MAX_ATTRS;
 
     for (i = 0; i < olcf->span_attrs->nelts && a < end; i++) {
-        if (ngx_http_complex_value(r, &sa[i].value, &s) != NGX_OK
-            || s.len == 0)
+
+        if (sa[i].index != NGX_ERROR) {
+
+            /* what ngx_http_complex_value() makes of "$name", uncopied */
+
+            vv = ngx_http_get_flushed_variable(r, sa[i].index);
+
+            if (vv == NULL || vv->not_found || vv->len == 0) {
+                continue;
+            }
+
+            s.data = vv->data;
+            s.len = vv->len;
+
+        } else if (ngx_http_complex_value(r, &sa[i].value, &s) != NGX_OK
+                   || s.len == 0)
         {
             continue;
         }

@@ -49,6 +49,9 @@ typedef struct {
     ngx_str_t                   name;
     ngx_uint_t                  id;          /* ngx_otel_attr_id_e */
     ngx_http_complex_value_t    value;
+
+    /* a value that is one variable and nothing else: its index, or -1 */
+    ngx_int_t                   index;
 } ngx_http_otel_span_attr_t;
 
 
