@@ -10,6 +10,8 @@
 #   BENCH_BATCH_SIZE otel_exporter batch_size   (the module's default)
 #   BENCH_ZONE_SIZE  otel_exporter zone_size    (the module's default)
 #   BENCH_ATTRS      otel_span_attr directives  (0)
+#   BENCH_ATTR_FORM  their values: var ($remote_addr) or text
+#                    ("value-N-$remote_addr", through the script engine)
 #   BENCH_INTERVAL   otel_exporter interval     (the module's default)
 #   BENCH_SPANS_DIR  where the file exporter writes (a new directory in
 #                    /dev/shm: hundreds of MB a run, which on a disk
@@ -141,7 +143,12 @@ bench_write_conf() {
             && exporter="$exporter interval $BENCH_INTERVAL;"
 
         for ((i = 1; i <= ${BENCH_ATTRS:-0}; i++)); do
-            attrs="$attrs otel_span_attr bench.attr$i \"value $i \$request_id\";"
+            if [ "${BENCH_ATTR_FORM:-var}" = var ]; then
+                attrs="$attrs otel_span_attr bench.attr$i \$remote_addr;"
+            else
+                attrs="$attrs otel_span_attr bench.attr$i"
+                attrs="$attrs \"value-$i-\$remote_addr\";"
+            fi
         done
 
         otel="otel_exporter { $exporter }
