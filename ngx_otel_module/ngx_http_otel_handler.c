@@ -42,7 +42,7 @@ enum {
 
 /* the methods of ngx_http_otel_methods[] as nginx's parsers mark them */
 #define NGX_HTTP_OTEL_KNOWN_METHODS                                           \
-    (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE  \
+    (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE   \
      |NGX_HTTP_CONNECT|NGX_HTTP_OPTIONS|NGX_HTTP_TRACE|NGX_HTTP_PATCH)
 
 

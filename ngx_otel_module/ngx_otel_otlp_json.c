@@ -35,17 +35,17 @@
 
 #define ngx_otel_json_literal(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
-/*
- * Whether any of the eight bytes of x needs more than a copy: a byte of
- * 0x80 or above, below 0x20, '"' or '\\' (each test is exact as to
- * whether there is such a byte, which is all that is asked)
- */
 #define NGX_OTEL_JSON_ONES           0x0101010101010101ULL
 #define NGX_OTEL_JSON_HIGHS          0x8080808080808080ULL
 
 /* "aaaaa" in the bytes 3 to 7 of a word: plain, whatever fills them */
 #define NGX_OTEL_JSON_PLAIN_FILL     0x6161616161000000ULL
 
+/*
+ * Whether any of the eight bytes of x needs more than a copy: a byte of
+ * 0x80 or above, below 0x20, '"' or '\\' (each test is exact as to
+ * whether there is such a byte, which is all that is asked)
+ */
 #define ngx_otel_json_has_zero(v)                                             \
     (((v) - NGX_OTEL_JSON_ONES) & ~(v) & NGX_OTEL_JSON_HIGHS)
 
@@ -216,8 +216,9 @@ ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
            + sizeof(NGX_OTEL_JSON_STATUS_CODE) - 1 + NGX_INT64_LEN
            + sizeof(NGX_OTEL_JSON_SPAN_END) - 1;
 
-    for (attr = span->attrs, last = attr + span->nattrs; attr < last; attr++)
-    {
+    last = span->attrs + span->nattrs;
+
+    for (attr = span->attrs; attr < last; attr++) {
         size += ngx_otel_json_attr_size(attr);
     }
 

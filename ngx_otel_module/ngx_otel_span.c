@@ -28,7 +28,7 @@
     (2 + 1 + NGX_OTEL_ATTR_KEY_MAX_LEN + 2 + NGX_OTEL_ATTR_VALUE_MAX_LEN)
 
 /* the length a string keeps in a record: most are short enough whole */
-#define ngx_otel_span_len(s, max)                                            \
+#define ngx_otel_span_len(s, max)                                             \
     ((s)->len <= (max) ? (s)->len : ngx_otel_span_cut(s, max))
 
 
