@@ -175,7 +175,7 @@ cmd_test() {
 cmd_bench() {
     apt_packages+=(wrk valgrind curl util-linux procps)
     cmd_build
-    export NGINX="${NGINX:-/usr/sbin/nginx}"
+    export BENCH_NGINX="${BENCH_NGINX:-/usr/sbin/nginx}"
     export OTEL_MODULE="$build/ngx_otel_module.so"
     export BENCH_DIR="${BENCH_DIR:-$(mktemp -d /tmp/ngx-otel-bench.XXXXXX)}"
 

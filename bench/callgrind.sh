@@ -15,7 +15,7 @@
 #
 # Environment: CG_N1 (2000), CG_N2 (4000; five times both for ratio10,
 # whose sampled share varies from run to run), CG_TOP (12 functions),
-# and those of bench/common.sh.  NGINX may name an nginx binary with
+# and those of bench/common.sh.  BENCH_NGINX may name an nginx binary with
 # symbols (build/nginx/objs/nginx after "./build.sh bench") so that the
 # profile names nginx's static functions too.
 
@@ -83,8 +83,10 @@ cg_run() {
 
     bench_write_conf "$name" "$d" single "$port" "$backend_port" "$rport"
 
-    valgrind --tool=callgrind --callgrind-out-file="$d/callgrind.out" \
-        "$NGINX" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" \
+    # nginx takes $NGINX for sockets inherited in a binary upgrade
+    env -u NGINX valgrind --tool=callgrind \
+        --callgrind-out-file="$d/callgrind.out" \
+        "$BENCH_NGINX" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" \
         > "$d/valgrind.log" 2>&1 &
     pid=$!
 

@@ -3,7 +3,7 @@
 # run.
 #
 # Environment (all optional):
-#   NGINX            nginx binary               (/usr/sbin/nginx)
+#   BENCH_NGINX      nginx binary               (/usr/sbin/nginx)
 #   OTEL_MODULE      the module                 (build/ngx_otel_module.so)
 #   BENCH_DIR        scratch directory          (a new one under /tmp)
 #   BENCH_WORKERS    nginx workers              (1; all pinned to CPU 0)
@@ -19,7 +19,7 @@
 
 bench_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-NGINX="${NGINX:-/usr/sbin/nginx}"
+BENCH_NGINX="${BENCH_NGINX:-/usr/sbin/nginx}"
 OTEL_MODULE="${OTEL_MODULE:-$bench_repo/build/ngx_otel_module.so}"
 
 # name  baseline  description
@@ -300,7 +300,9 @@ bench_nginx_start() {   # DIR PORT
 
     rm -f "$dir/nginx.pid"
 
-    if ! "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
+    # nginx takes $NGINX for sockets inherited in a binary upgrade
+    if ! env -u NGINX "$BENCH_NGINX" -p "$dir/" -c "$dir/nginx.conf" \
+        -e "$dir/error.log" \
         2>>"$dir/error.log"
     then
         bench_log "nginx failed to start in $dir:"

@@ -20,7 +20,7 @@
 #   BENCH_WARMUP       seconds of warm-up before it    (1)
 #   BENCH_CONNECTIONS  wrk connections                 (32)
 #   BENCH_DIR          where configs, logs and results go (new under /tmp)
-#   and those of bench/common.sh (NGINX, OTEL_MODULE, BENCH_WORKERS,
+#   and those of bench/common.sh (BENCH_NGINX, OTEL_MODULE, BENCH_WORKERS,
 #   BENCH_BATCH_SIZE, BENCH_ZONE_SIZE, BENCH_ATTRS, BENCH_INTERVAL).
 #
 # The default run (8 configurations that run today, 4 rounds of 1 + 4 s)
