@@ -223,13 +223,16 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
-    if (ngx_http_otel_server_off(olcf)) {
-        return NGX_DECLINED;
-    }
-
     ctx = ngx_http_otel_find_ctx(r);
 
     if (ctx == NULL) {
+
+        /* the start handler made none: most likely nothing to do here */
+
+        if (ngx_http_otel_server_off(olcf)) {
+            return NGX_DECLINED;
+        }
+
         ctx = ngx_http_otel_create_ctx(r);
         if (ctx == NULL) {
             return NGX_ERROR;
@@ -301,13 +304,15 @@ ngx_http_otel_log_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
-
-    if (ngx_http_otel_server_off(olcf)) {
-        return NGX_DECLINED;
-    }
-
     ctx = ngx_http_otel_find_ctx(r);
+
+    if (ctx == NULL) {
+        olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+        if (ngx_http_otel_server_off(olcf)) {
+            return NGX_DECLINED;
+        }
+    }
 
     /*
      * Requests rejected before the phases (400, 414), or finalized before
