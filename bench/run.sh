@@ -15,7 +15,10 @@
 #   bench/run.sh [CONFIG ...]      (default: all; see bench/common.sh)
 #
 # Environment:
-#   BENCH_ROUNDS       rounds                          (4)
+#   BENCH_ROUNDS       undisturbed rounds wanted       (4)
+#   BENCH_EXTRA_ROUNDS rounds to add for disturbed ones (2)
+#   BENCH_MAX_OTHER    % of the CPUs other processes may take in a run
+#                      before its round counts as disturbed (5)
 #   BENCH_DURATION     seconds of each measured run    (4)
 #   BENCH_WARMUP       seconds of warm-up before it    (1)
 #   BENCH_CONNECTIONS  wrk connections                 (32)
@@ -32,6 +35,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 rounds="${BENCH_ROUNDS:-4}"
+extra="${BENCH_EXTRA_ROUNDS:-2}"
+max_other="${BENCH_MAX_OTHER:-5}"
 duration="${BENCH_DURATION:-4}"
 warmup="${BENCH_WARMUP:-1}"
 conns="${BENCH_CONNECTIONS:-32}"
@@ -251,13 +256,29 @@ bench_log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 n=${#runnable[@]}
 
-for ((r = 1; r <= rounds; r++)); do
-    bench_log "round $r of $rounds"
+# a round in which other processes took more than BENCH_MAX_OTHER % of
+# the CPUs during any run is run again, up to BENCH_EXTRA_ROUNDS times
+
+quiet=0
+r=0
+
+while [ "$quiet" -lt "$rounds" ] && [ "$r" -lt $((rounds + extra)) ]; do
+    r=$((r + 1))
+    bench_log "round $r ($quiet of $rounds undisturbed so far)"
 
     # a different order each round, so no configuration always runs first
     for ((i = 0; i < n; i++)); do
         run_one "${runnable[$(( (i + r - 1) % n ))]}" "$r"
     done
+
+    if awk -v r="$r" -v max="$max_other" \
+           '$2 == r && $12 + 0 > max { bad = 1 } END { exit !bad }' \
+           "$results"
+    then
+        bench_log "round $r disturbed by other processes"
+    else
+        quiet=$((quiet + 1))
+    fi
 done
 
 bench_log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -265,12 +286,13 @@ bench_log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # the summary
 
-perl - "$results" "$rounds" "$duration" "$conns" "${BENCH_WORKERS:-1}" \
-    "${configs[@]}" <<'EOF'
+perl - "$results" "$r" "$duration" "$conns" "${BENCH_WORKERS:-1}" \
+    "$max_other" "${configs[@]}" <<'EOF'
 use strict;
 use warnings;
 
-my ($file, $rounds, $duration, $conns, $workers, @configs) = @ARGV;
+my ($file, $rounds, $duration, $conns, $workers, $max_other, @configs) =
+    @ARGV;
 
 my %base = (
     plain => 'plain', off => 'plain', off_srv => 'plain', off_loc => 'plain',
@@ -279,7 +301,7 @@ my %base = (
     proxy_prop => 'proxy_plain',
 );
 
-my (%r, %skip);
+my (%r, %all, %skip);
 
 open my $fh, '<', $file or die;
 while (<$fh>) {
@@ -288,7 +310,25 @@ while (<$fh>) {
     my %m;
     @m{qw/rps p50 p99 cpu req queued dropped spans err foreign/} =
         @f[2 .. 11];
-    $r{$f[0]}{$f[1]} = \%m;
+    $all{$f[0]}{$f[1]} = \%m;
+}
+
+# runs that other processes disturbed are left out, unless all were
+
+my ($kept, $total, @noisy) = (0, 0);
+
+for my $c (sort keys %all) {
+    my @quiet = grep { $all{$c}{$_}{foreign} <= $max_other }
+                keys %{$all{$c}};
+    $kept += @quiet;
+    $total += keys %{$all{$c}};
+
+    unless (@quiet) {
+        push @noisy, $c;
+        @quiet = keys %{$all{$c}};
+    }
+
+    $r{$c}{$_} = $all{$c}{$_} for @quiet;
 }
 
 sub median {
@@ -307,16 +347,24 @@ sub ratio {
     my ($c, $k) = @_;
     my $b = $base{$c};
     my @v;
-    for my $round (keys %{$r{$c}}) {
-        my $x = $r{$c}{$round}{$k};
-        my $y = $r{$b}{$round} && $r{$b}{$round}{$k};
-        push @v, $x / $y if $y;
+    for my $set (\%r, \%all) {
+        for my $round (keys %{$set->{$c}}) {
+            my $x = $set->{$c}{$round}{$k};
+            my $y = $set->{$b}{$round} && $set->{$b}{$round}{$k};
+            push @v, $x / $y if $y;
+        }
+        last if @v;
     }
     return median(@v);
 }
 
 printf "\nResults: %d rounds of %d s, wrk -t1 -c%d on CPU 1, "
-    . "%d nginx worker(s) on CPU 0\n\n", $rounds, $duration, $conns, $workers;
+    . "%d nginx worker(s) on CPU 0; %d of %d runs undisturbed (other "
+    . "processes <= %s%% CPU)\n", $rounds, $duration, $conns,
+    $workers, $kept, $total, $max_other;
+printf "WARNING: no undisturbed run of %s: all their runs are used\n",
+    join(', ', @noisy) if @noisy;
+print "\n";
 
 printf "| %-13s | %8s | %7s | %7s | %6s | %6s | %6s | %7s | %6s | %s\n",
     'configuration', 'req/s', 'vs base', 'best', 'p50 us', 'p99 us',
@@ -336,9 +384,14 @@ for my $c (@configs) {
 
     my $sum = sub { my $t = 0; $t += $_ for grep { $_ ne '-' } col($c, $_[0]);
                     $t };
+    # spans are counted over all runs, disturbed or not
+    my $sum_all = sub { my $t = 0;
+        $t += $_ for grep { $_ ne '-' }
+                     map { $all{$c}{$_}{$_[0]} } keys %{$all{$c}};
+        $t };
     my $spans = $r{$c}{(keys %{$r{$c}})[0]}{spans} eq '-' ? '-'
-        : sprintf "%d / %d / %d / %d", $sum->('spans'), $sum->('queued'),
-              $sum->('dropped'), $sum->('req');
+        : sprintf "%d / %d / %d / %d", $sum_all->('spans'),
+              $sum_all->('queued'), $sum_all->('dropped'), $sum_all->('req');
 
     my $b = $base{$c};
     my ($ratio, $best, $cratio) = ('base', 'base', 'base');
@@ -366,9 +419,9 @@ req/s, p50, p99, CPU us: medians over the rounds.  vs base: the median of
 the ratios to the baseline (plain nginx; plain proxying for proxy_*) run in
 the same round; best: best round against best round.  CPU us: the nginx
 workers' CPU time (/proc) per answered request.  other: the most CPU that
-processes not of this benchmark took in a round (% of both CPUs): where it
-is more than a few %, that round's figures are disturbed.  spans: summed
-over rounds and warm-ups; requests still in flight when wrk stops make
-spans that wrk does not count.
+processes not of this benchmark took in a kept run (% of both CPUs); runs
+above BENCH_MAX_OTHER are left out of all figures but the spans.  spans:
+summed over all runs and warm-ups; requests still in flight when wrk stops
+make spans that wrk does not count.
 END
 EOF
