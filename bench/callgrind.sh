@@ -72,6 +72,22 @@ node "$bench_repo/bench/receiver.js" "$grpc_port" "$http_port" \
     > "$dir/receiver.out" 2>&1 &
 receiver_pid=$!
 
+# a graceful stop of nginx under valgrind, which may lose a signal that
+# arrives at a bad moment: it is repeated every second
+cg_quit() {   # PID
+    local i
+
+    for ((i = 0; i < 600; i++)); do
+        if [ $((i % 10)) -eq 0 ]; then
+            kill -QUIT "$1" 2>/dev/null || true
+        fi
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+
+    wait "$1" 2>/dev/null || true
+}
+
 # cg_run NAME N: runs nginx under callgrind for N requests; prints Ir
 cg_run() {
     local name="$1" n="$2" d="$dir/$1/$2" port pid rport i
@@ -100,8 +116,7 @@ cg_run() {
     if bench_is_network "$name" \
         && grep -q "network export is not available" "$d/error.log"
     then
-        kill -QUIT "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+        cg_quit "$pid"
         echo skip
         return 0
     fi
@@ -112,16 +127,7 @@ cg_run() {
         bench_log "$name: not all of $n requests were answered 200"
     fi
 
-    # valgrind may lose a signal that arrives at a bad moment: repeat it
-    for ((i = 0; i < 600; i++)); do
-        if [ $((i % 10)) -eq 0 ]; then
-            kill -QUIT "$pid" 2>/dev/null || true
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-
-    wait "$pid" 2>/dev/null || true
+    cg_quit "$pid"
 
     sed -n 's/^totals: *//p; s/^summary: *//p' "$d/callgrind.out" | head -1
 }
