@@ -9,6 +9,9 @@
 #                      the suite with the module built with ASan and UBSan
 #   ./build.sh fuzz [SECONDS]
 #                      build, then run every fuzz target SECONDS (60) each
+#   ./build.sh bench   build, then run the benchmark (bench/run.sh: wrk,
+#                      about 3 minutes) and the instruction counts
+#                      (bench/callgrind.sh, about 1 minute)
 #
 # Each command installs what it needs first (Debian packages, npm packages
 # with the lockfile).  NGINX_SRC=/path/to/nginx-source builds against
@@ -236,6 +239,22 @@ cmd_fuzz() {
     "$repo/fuzz/run.sh" "${1:-60}"
 }
 
+cmd_bench() {
+    apt_packages+=(wrk valgrind curl util-linux procps)
+    cmd_build
+    export BENCH_NGINX="${BENCH_NGINX:-/usr/sbin/nginx}"
+    export OTEL_MODULE="$build/ngx_otel_module.so"
+    export BENCH_DIR="${BENCH_DIR:-$(mktemp -d /tmp/ngx-otel-bench.XXXXXX)}"
+
+    log "benchmark: throughput and latency (bench/run.sh)"
+    bash "$repo/bench/run.sh"
+
+    log "benchmark: instructions per request (bench/callgrind.sh)"
+    bash "$repo/bench/callgrind.sh"
+
+    log "logs, configurations and profiles are in $BENCH_DIR"
+}
+
 cmd_demo() {
     cmd_build
     test_env
@@ -248,8 +267,9 @@ case "${1:-}" in
     demo)  cmd_demo ;;
     fuzz)  cmd_fuzz "${2:-60}" ;;
     test-asan) cmd_test_asan ;;
+    bench) cmd_bench ;;
     *)
-        echo "usage: $0 build | test | test-asan | demo | fuzz [seconds]" >&2
+        echo "usage: $0 build | test | test-asan | demo | bench | fuzz [seconds]" >&2
         exit 2
         ;;
 esac

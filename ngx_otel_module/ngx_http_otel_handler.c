@@ -31,13 +31,34 @@ enum {
  */
 #define NGX_HTTP_OTEL_TRACESTATE_LINES  NGX_OTEL_TRACESTATE_MAX_MEMBERS
 
+/*
+ * Nothing in this request's server traces or propagates: its requests are
+ * left alone (a variable still makes a context of its own when asked)
+ */
+#define ngx_http_otel_server_off(olcf)                                        \
+    ((olcf)->server != NULL && !(olcf)->server->server_enabled)
+
+/*
+ * A span's attributes in record form, if they fit: they mostly take a few
+ * hundred bytes, and the encoder checks each one only in the last 4k
+ */
+#define NGX_HTTP_OTEL_ENCODED_ATTRS     8192
+
+/* the methods of ngx_http_otel_methods[] as nginx's parsers mark them */
+#define NGX_HTTP_OTEL_KNOWN_METHODS                                           \
+    (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE   \
+     |NGX_HTTP_CONNECT|NGX_HTTP_OPTIONS|NGX_HTTP_TRACE|NGX_HTTP_PATCH)
+
 
 typedef struct {
     ngx_table_elt_t            *first[NGX_HTTP_OTEL_H_MAX];
     ngx_uint_t                  count[NGX_HTTP_OTEL_H_MAX];
-    ngx_str_t                   tracestate[NGX_HTTP_OTEL_TRACESTATE_LINES];
+    ngx_uint_t                  found;       /* all of them */
     ngx_uint_t                  ntracestate;
     ngx_uint_t                  tracestate_over;
+
+    /* last: ngx_http_otel_scan_headers() zeroes what comes before it */
+    ngx_str_t                   tracestate[NGX_HTTP_OTEL_TRACESTATE_LINES];
 } ngx_http_otel_headers_t;
 
 
@@ -46,8 +67,8 @@ static ngx_int_t ngx_http_otel_rewrite_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otel_log_handler(ngx_http_request_t *r);
 static ngx_http_otel_ctx_t *ngx_http_otel_find_ctx(ngx_http_request_t *r);
 static ngx_http_otel_ctx_t *ngx_http_otel_create_ctx(ngx_http_request_t *r);
-static void ngx_http_otel_init_ctx(ngx_http_request_t *r,
-    ngx_http_otel_ctx_t *ctx);
+static ngx_uint_t ngx_http_otel_init_ctx(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx, ngx_http_otel_headers_t *hs);
 static void ngx_http_otel_cleanup(void *data);
 static void ngx_http_otel_scan_headers(ngx_http_request_t *r,
     ngx_http_otel_headers_t *hs);
@@ -57,7 +78,8 @@ static void ngx_http_otel_extract(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_otel_sample(ngx_http_otel_ctx_t *ctx,
     ngx_http_otel_loc_conf_t *olcf);
 static ngx_int_t ngx_http_otel_inject(ngx_http_request_t *r,
-    ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf);
+    ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf,
+    ngx_http_otel_headers_t *hs);
 static ngx_uint_t ngx_http_otel_prop_listed(ngx_http_otel_loc_conf_t *olcf,
     ngx_uint_t prop);
 static ngx_int_t ngx_http_otel_set_header(ngx_http_request_t *r,
@@ -67,10 +89,11 @@ static ngx_int_t ngx_http_otel_remove_headers(ngx_http_request_t *r,
 static void ngx_http_otel_end_span(ngx_http_request_t *r,
     ngx_http_otel_ctx_t *ctx, ngx_otel_exporter_conf_t *ecf);
 static ngx_uint_t ngx_http_otel_span_attrs(ngx_http_request_t *r,
-    ngx_otel_attr_t *attrs, ngx_uint_t status);
+    ngx_otel_attr_t *attrs, ngx_uint_t status, ngx_uint_t standard);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
-    ngx_http_otel_loc_conf_t *olcf, ngx_str_t *name);
+    ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_str_t *name);
 static ngx_uint_t ngx_http_otel_method_known(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otel_port(u_char *p, u_char *last);
 static uint64_t ngx_http_otel_now(void);
 
 
@@ -84,6 +107,22 @@ static ngx_str_t  ngx_http_otel_header_names[] = {
     ngx_string("X-B3-Flags"),
     ngx_string("X-B3-ParentSpanId")
 };
+
+
+/* the same in lowercase, and their hashes, as a header added needs them */
+
+static u_char  *ngx_http_otel_header_lowcase[] = {
+    (u_char *) "traceparent",
+    (u_char *) "tracestate",
+    (u_char *) "b3",
+    (u_char *) "x-b3-traceid",
+    (u_char *) "x-b3-spanid",
+    (u_char *) "x-b3-sampled",
+    (u_char *) "x-b3-flags",
+    (u_char *) "x-b3-parentspanid"
+};
+
+static ngx_uint_t  ngx_http_otel_header_hash[NGX_HTTP_OTEL_H_MAX];
 
 
 /* methods of the HTTP semantic conventions; others become "_OTHER" */
@@ -104,12 +143,19 @@ static ngx_str_t  ngx_http_otel_methods[] = {
 ngx_int_t
 ngx_http_otel_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
     ngx_http_otel_main_conf_t  *omcf;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otel_module);
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+        ngx_http_otel_header_hash[i] =
+                         ngx_hash_key(ngx_http_otel_header_lowcase[i],
+                                      ngx_http_otel_header_names[i].len);
+    }
 
     /* the variables work without phase handlers, from a lazy context */
 
@@ -147,7 +193,15 @@ ngx_http_otel_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_otel_start_handler(ngx_http_request_t *r)
 {
+    ngx_http_otel_loc_conf_t  *olcf;
+
     if (r != r->main || r->internal) {
+        return NGX_DECLINED;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    if (ngx_http_otel_server_off(olcf)) {
         return NGX_DECLINED;
     }
 
@@ -167,22 +221,32 @@ static ngx_int_t
 ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
 {
     ngx_http_otel_ctx_t       *ctx;
+    ngx_http_otel_headers_t    hs, *scanned;
     ngx_http_otel_loc_conf_t  *olcf;
 
     if (r != r->main) {
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_otel_get_ctx(r);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    ctx = ngx_http_otel_find_ctx(r);
+
     if (ctx == NULL) {
-        return NGX_ERROR;
+
+        /* the start handler made none: most likely nothing to do here */
+
+        if (ngx_http_otel_server_off(olcf)) {
+            return NGX_DECLINED;
+        }
+
+        ctx = ngx_http_otel_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     /* after an internal redirect both are kept: one trace, one decision */
-
-    if (!ctx->decided) {
-        ngx_http_otel_decide(r, ctx);
-    }
 
     if (ctx->injected) {
         return NGX_DECLINED;
@@ -190,10 +254,44 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
 
     ctx->injected = 1;
 
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+    scanned = NULL;
+
+    if (!ctx->initialized) {
+
+        /*
+         * Not traced, nothing to extract or inject: the identifiers are
+         * only made if a variable asks for them, and then as they would
+         * have been made here, without extracting.
+         */
+
+        if (olcf->trace == NGX_HTTP_OTEL_TRACE_OFF
+            && !(olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_PROPAGATE))
+        {
+            ctx->no_extract = 1;
+
+            if (!ctx->decided) {
+                /* ngx_http_otel_decide() of a request not traced */
+                ctx->decided = 1;
+                ctx->flags &= ~NGX_OTEL_FLAG_SAMPLED;
+                ctx->debug = 0;
+            }
+
+            return NGX_DECLINED;
+        }
+
+        /* the headers read for extraction serve injection as well */
+
+        if (ngx_http_otel_init_ctx(r, ctx, &hs)) {
+            scanned = &hs;
+        }
+    }
+
+    if (!ctx->decided) {
+        ngx_http_otel_decide(r, ctx);
+    }
 
     if ((olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_INJECT)
-        && ngx_http_otel_inject(r, ctx, olcf) != NGX_OK)
+        && ngx_http_otel_inject(r, ctx, olcf, scanned) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -206,21 +304,38 @@ static ngx_int_t
 ngx_http_otel_log_handler(ngx_http_request_t *r)
 {
     ngx_http_otel_ctx_t        *ctx;
+    ngx_http_otel_loc_conf_t   *olcf;
     ngx_http_otel_main_conf_t  *omcf;
 
     if (r != r->main) {
         return NGX_DECLINED;
     }
 
-    /* requests rejected before the phases (400, 414) get here too */
+    ctx = ngx_http_otel_find_ctx(r);
 
-    ctx = ngx_http_otel_get_ctx(r);
     if (ctx == NULL) {
-        return NGX_DECLINED;
+        olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+        if (ngx_http_otel_server_off(olcf)) {
+            return NGX_DECLINED;
+        }
     }
 
-    if (!ctx->decided) {
-        ngx_http_otel_decide(r, ctx);
+    /*
+     * Requests rejected before the phases (400, 414), or finalized before
+     * their location's rewrite phase, are decided here.  A decided request
+     * that is traced has its identifiers already.
+     */
+
+    if (ctx == NULL || !ctx->decided) {
+        ctx = ngx_http_otel_get_ctx(r);
+        if (ctx == NULL) {
+            return NGX_DECLINED;
+        }
+
+        if (!ctx->decided) {
+            ngx_http_otel_decide(r, ctx);
+        }
     }
 
     if (ctx->ended || !ctx->traced
@@ -246,7 +361,8 @@ ngx_http_otel_log_handler(ngx_http_request_t *r)
 ngx_http_otel_ctx_t *
 ngx_http_otel_get_ctx(ngx_http_request_t *r)
 {
-    ngx_http_otel_ctx_t  *ctx;
+    ngx_http_otel_ctx_t      *ctx;
+    ngx_http_otel_headers_t   hs;
 
     r = r->main;
 
@@ -260,7 +376,7 @@ ngx_http_otel_get_ctx(ngx_http_request_t *r)
     }
 
     if (!ctx->initialized) {
-        ngx_http_otel_init_ctx(r, ctx);
+        (void) ngx_http_otel_init_ctx(r, ctx, &hs);
     }
 
     return ctx;
@@ -302,15 +418,21 @@ ngx_http_otel_create_ctx(ngx_http_request_t *r)
     ngx_pool_cleanup_t   *cln;
     ngx_http_otel_ctx_t  *ctx;
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_otel_ctx_t));
+    /* what ngx_pool_cleanup_add() does, in one allocation */
+
+    cln = ngx_palloc(r->pool,
+                     sizeof(ngx_pool_cleanup_t) + sizeof(ngx_http_otel_ctx_t));
     if (cln == NULL) {
         return NULL;
     }
 
-    ctx = cln->data;
+    ctx = (ngx_http_otel_ctx_t *) &cln[1];
     ngx_memzero(ctx, sizeof(ngx_http_otel_ctx_t));
 
     cln->handler = ngx_http_otel_cleanup;
+    cln->data = ctx;
+    cln->next = r->pool->cleanup;
+    r->pool->cleanup = cln;
 
     ngx_http_set_ctx(r, ctx, ngx_http_otel_module);
 
@@ -325,23 +447,27 @@ ngx_http_otel_create_ctx(ngx_http_request_t *r)
  * (and so its otel_trace_context) is known, or when a variable needs them.
  */
 
-static void
-ngx_http_otel_init_ctx(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
+static ngx_uint_t
+ngx_http_otel_init_ctx(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
+    ngx_http_otel_headers_t *hs)
 {
-    ngx_http_otel_headers_t    hs;
+    ngx_uint_t                 scanned;
     ngx_http_otel_loc_conf_t  *olcf;
 
     ctx->initialized = 1;
+    scanned = 0;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
     /* HTTP/0.9 requests have no header list at all */
 
     if ((olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_EXTRACT)
+        && !ctx->no_extract
         && r->headers_in.headers.pool != NULL)
     {
-        ngx_http_otel_scan_headers(r, &hs);
-        ngx_http_otel_extract(r, ctx, olcf, &hs);
+        ngx_http_otel_scan_headers(r, hs);
+        ngx_http_otel_extract(r, ctx, olcf, hs);
+        scanned = 1;
     }
 
     if (!ctx->has_parent) {
@@ -350,6 +476,8 @@ ngx_http_otel_init_ctx(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
     }
 
     ngx_otel_span_id_generate(ctx->span_id);
+
+    return scanned;
 }
 
 
@@ -368,7 +496,9 @@ ngx_http_otel_scan_headers(ngx_http_request_t *r, ngx_http_otel_headers_t *hs)
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    ngx_memzero(hs, sizeof(ngx_http_otel_headers_t));
+    /* tracestate[] is filled as far as ntracestate says */
+
+    ngx_memzero(hs, offsetof(ngx_http_otel_headers_t, tracestate));
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -413,6 +543,8 @@ ngx_http_otel_scan_headers(ngx_http_request_t *r, ngx_http_otel_headers_t *hs)
         if (id == NGX_HTTP_OTEL_H_MAX) {
             continue;
         }
+
+        hs->found++;
 
         if (hs->count[id]++ == 0) {
             hs->first[id] = &h[i];
@@ -636,77 +768,83 @@ ngx_http_otel_sample(ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf)
 
 static ngx_int_t
 ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
-    ngx_http_otel_loc_conf_t *olcf)
+    ngx_http_otel_loc_conf_t *olcf, ngx_http_otel_headers_t *hs)
 {
     u_char                   *p;
     ngx_uint_t                i, b3, sampled;
     ngx_uint_t                remove[NGX_HTTP_OTEL_H_MAX];
-    ngx_http_otel_headers_t   hs;
+    ngx_http_otel_headers_t   scan;
 
-    if (r->headers_in.headers.pool == NULL) {
-        if (ngx_list_init(&r->headers_in.headers, r->pool, 4,
-                          sizeof(ngx_table_elt_t))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+    if (hs == NULL) {
+        if (r->headers_in.headers.pool == NULL) {
+            if (ngx_list_init(&r->headers_in.headers, r->pool, 4,
+                              sizeof(ngx_table_elt_t))
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
+
+        hs = &scan;
+        ngx_http_otel_scan_headers(r, hs);
     }
 
-    ngx_http_otel_scan_headers(r, &hs);
+    /* nothing to remove unless the client sent headers of ours */
 
-    ngx_memzero(remove, sizeof(remove));
+    if (hs->found) {
 
-    for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
-        remove[i] = hs.count[i] > 1;
-    }
-
-    for (i = 0; i < olcf->npropagators; i++) {
-        if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_TRACECONTEXT) {
-            remove[NGX_HTTP_OTEL_H_TRACESTATE] |= (ctx->tracestate.len == 0
-                                  && hs.count[NGX_HTTP_OTEL_H_TRACESTATE]);
-
-        } else if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_B3MULTI) {
-            remove[NGX_HTTP_OTEL_H_B3_PARENTSPANID] =
-                                hs.count[NGX_HTTP_OTEL_H_B3_PARENTSPANID] != 0;
-            remove[NGX_HTTP_OTEL_H_B3_SAMPLED] |= ctx->debug
-                                && hs.count[NGX_HTTP_OTEL_H_B3_SAMPLED];
-            remove[NGX_HTTP_OTEL_H_B3_FLAGS] |= !ctx->debug
-                                && hs.count[NGX_HTTP_OTEL_H_B3_FLAGS];
+        for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+            remove[i] = hs->count[i] > 1;
         }
-    }
 
-    /*
-     * Only headers of the formats we inject are touched; B3 is one format
-     * in two forms, and the form we do not send would contradict the one
-     * we send, so it goes too.
-     */
+        for (i = 0; i < olcf->npropagators; i++) {
+            if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_TRACECONTEXT) {
+                remove[NGX_HTTP_OTEL_H_TRACESTATE] |= (ctx->tracestate.len == 0
+                                     && hs->count[NGX_HTTP_OTEL_H_TRACESTATE]);
 
-    b3 = ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3)
-         || ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3MULTI);
+            } else if (olcf->propagators[i] == NGX_HTTP_OTEL_PROP_B3MULTI) {
+                remove[NGX_HTTP_OTEL_H_B3_PARENTSPANID] =
+                               hs->count[NGX_HTTP_OTEL_H_B3_PARENTSPANID] != 0;
+                remove[NGX_HTTP_OTEL_H_B3_SAMPLED] |= ctx->debug
+                                   && hs->count[NGX_HTTP_OTEL_H_B3_SAMPLED];
+                remove[NGX_HTTP_OTEL_H_B3_FLAGS] |= !ctx->debug
+                                   && hs->count[NGX_HTTP_OTEL_H_B3_FLAGS];
+            }
+        }
 
-    for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+        /*
+         * Only headers of the formats we inject are touched; B3 is one
+         * format in two forms, and the form we do not send would
+         * contradict the one we send, so it goes too.
+         */
 
-        if (i <= NGX_HTTP_OTEL_H_TRACESTATE) {
-            remove[i] = remove[i]
-                        && ngx_http_otel_prop_listed(olcf,
+        b3 = ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3)
+             || ngx_http_otel_prop_listed(olcf, NGX_HTTP_OTEL_PROP_B3MULTI);
+
+        for (i = 0; i < NGX_HTTP_OTEL_H_MAX; i++) {
+
+            if (i <= NGX_HTTP_OTEL_H_TRACESTATE) {
+                remove[i] = remove[i]
+                            && ngx_http_otel_prop_listed(olcf,
                                               NGX_HTTP_OTEL_PROP_TRACECONTEXT);
 
-        } else if (i == NGX_HTTP_OTEL_H_B3) {
-            remove[i] = b3 && hs.count[i]
-                        && (remove[i]
-                            || !ngx_http_otel_prop_listed(olcf,
+            } else if (i == NGX_HTTP_OTEL_H_B3) {
+                remove[i] = b3 && hs->count[i]
+                            && (remove[i]
+                                || !ngx_http_otel_prop_listed(olcf,
                                                     NGX_HTTP_OTEL_PROP_B3));
 
-        } else {
-            remove[i] = b3 && hs.count[i]
-                        && (remove[i]
-                            || !ngx_http_otel_prop_listed(olcf,
+            } else {
+                remove[i] = b3 && hs->count[i]
+                            && (remove[i]
+                                || !ngx_http_otel_prop_listed(olcf,
                                                NGX_HTTP_OTEL_PROP_B3MULTI));
+            }
         }
-    }
 
-    if (ngx_http_otel_remove_headers(r, &hs, remove) != NGX_OK) {
-        return NGX_ERROR;
+        if (ngx_http_otel_remove_headers(r, hs, remove) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     sampled = (ctx->flags & NGX_OTEL_FLAG_SAMPLED) ? 1 : 0;
@@ -725,7 +863,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             ngx_otel_traceparent_format(p, ctx->trace_id, ctx->span_id,
                                         ctx->flags);
 
-            if (ngx_http_otel_set_header(r, &hs, NGX_HTTP_OTEL_H_TRACEPARENT,
+            if (ngx_http_otel_set_header(r, hs, NGX_HTTP_OTEL_H_TRACEPARENT,
                                          p, NGX_OTEL_TRACEPARENT_LEN)
                 != NGX_OK)
             {
@@ -733,7 +871,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             }
 
             if (ctx->tracestate.len
-                && ngx_http_otel_set_header(r, &hs,
+                && ngx_http_otel_set_header(r, hs,
                                             NGX_HTTP_OTEL_H_TRACESTATE,
                                             ctx->tracestate.data,
                                             ctx->tracestate.len)
@@ -754,7 +892,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             ngx_otel_b3_format(p, ctx->trace_id, ctx->span_id, sampled,
                                ctx->debug);
 
-            if (ngx_http_otel_set_header(r, &hs, NGX_HTTP_OTEL_H_B3,
+            if (ngx_http_otel_set_header(r, hs, NGX_HTTP_OTEL_H_B3,
                                          p, NGX_OTEL_B3_LEN)
                 != NGX_OK)
             {
@@ -775,10 +913,10 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             ngx_hex_dump(p + 2 * NGX_OTEL_TRACE_ID_LEN, ctx->span_id,
                          NGX_OTEL_SPAN_ID_LEN);
 
-            if (ngx_http_otel_set_header(r, &hs, NGX_HTTP_OTEL_H_B3_TRACEID,
+            if (ngx_http_otel_set_header(r, hs, NGX_HTTP_OTEL_H_B3_TRACEID,
                                          p, 2 * NGX_OTEL_TRACE_ID_LEN)
                 != NGX_OK
-                || ngx_http_otel_set_header(r, &hs,
+                || ngx_http_otel_set_header(r, hs,
                                             NGX_HTTP_OTEL_H_B3_SPANID,
                                             p + 2 * NGX_OTEL_TRACE_ID_LEN,
                                             2 * NGX_OTEL_SPAN_ID_LEN)
@@ -788,7 +926,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             }
 
             if (ctx->debug) {
-                if (ngx_http_otel_set_header(r, &hs,
+                if (ngx_http_otel_set_header(r, hs,
                                              NGX_HTTP_OTEL_H_B3_FLAGS,
                                              (u_char *) "1", 1)
                     != NGX_OK)
@@ -796,7 +934,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
                     return NGX_ERROR;
                 }
 
-            } else if (ngx_http_otel_set_header(r, &hs,
+            } else if (ngx_http_otel_set_header(r, hs,
                                                 NGX_HTTP_OTEL_H_B3_SAMPLED,
                                                 (u_char *) (sampled ? "1"
                                                                     : "0"),
@@ -833,7 +971,6 @@ static ngx_int_t
 ngx_http_otel_set_header(ngx_http_request_t *r, ngx_http_otel_headers_t *hs,
     ngx_uint_t id, u_char *value, size_t len)
 {
-    ngx_str_t        *name;
     ngx_table_elt_t  *h;
 
     h = hs->first[id];
@@ -844,15 +981,11 @@ ngx_http_otel_set_header(ngx_http_request_t *r, ngx_http_otel_headers_t *hs,
             return NGX_ERROR;
         }
 
-        name = &ngx_http_otel_header_names[id];
+        /* nobody writes to lowcase_key: the static name serves */
 
-        h->key = *name;
-        h->lowcase_key = ngx_pnalloc(r->pool, name->len);
-        if (h->lowcase_key == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = ngx_hash_strlow(h->lowcase_key, name->data, name->len);
+        h->key = ngx_http_otel_header_names[id];
+        h->lowcase_key = ngx_http_otel_header_lowcase[id];
+        h->hash = ngx_http_otel_header_hash[id];
 
 #if (nginx_version >= 1023000)
         h->next = NULL;
@@ -956,11 +1089,13 @@ static void
 ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
     ngx_otel_exporter_conf_t *ecf)
 {
+    u_char                    *p;
     time_t                     now;
-    ngx_uint_t                 status;
+    ngx_uint_t                 status, known, n;
     ngx_otel_span_t            span;
-    ngx_otel_attr_t            attrs[NGX_OTEL_SPAN_MAX_ATTRS];
+    ngx_otel_attr_t            attrs[NGX_OTEL_SPAN_MAX_ATTRS], encoded;
     ngx_http_otel_loc_conf_t  *olcf;
+    u_char                     buf[NGX_HTTP_OTEL_ENCODED_ATTRS];
 
     static time_t              dropped_logged;
 
@@ -982,10 +1117,33 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
     span.end = ngx_http_otel_now();
     span.tracestate = ctx->tracestate;
 
-    ngx_http_otel_span_name(r, olcf, &span.name);
+    known = ngx_http_otel_method_known(r);
 
-    span.attrs = attrs;
-    span.nattrs = ngx_http_otel_span_attrs(r, attrs, status);
+    ngx_http_otel_span_name(r, olcf, known, &span.name);
+
+    n = ngx_http_otel_span_attrs(r, attrs, status, known);
+
+    /*
+     * Encoded here, the attributes are one copy under the zone's lock
+     * instead of a walk over them to size and another to write.
+     */
+
+    p = ngx_otel_span_attrs_encode(buf, buf + sizeof(buf), attrs, n);
+
+    if (p != NULL) {
+        encoded.id = 0;
+        encoded.type = NGX_OTEL_ATTR_ENCODED;
+        encoded.str.data = buf;
+        encoded.str.len = p - buf;
+        encoded.num = (int64_t) n;
+
+        span.attrs = &encoded;
+        span.nattrs = 1;
+
+    } else {
+        span.attrs = attrs;
+        span.nattrs = n;
+    }
 
     if (ngx_otel_shm_push(ecf->shm_zone->data, &span) == NGX_OK) {
         ngx_otel_exporter_notify(ecf);
@@ -1005,7 +1163,7 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
 
 static void
 ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
-    ngx_str_t *name)
+    ngx_uint_t known, ngx_str_t *name)
 {
     u_char                    *p;
     ngx_str_t                  method;
@@ -1020,7 +1178,7 @@ ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
 
     /* "HTTP" stands for a method that is unknown or was never read */
 
-    if (ngx_http_otel_method_known(r)) {
+    if (known) {
         method = r->method_name;
 
     } else {
@@ -1041,9 +1199,9 @@ ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
     }
 
     name->data = p;
-    p = ngx_cpymem(p, method.data, method.len);
+    p = ngx_otel_cpymem(p, method.data, method.len);
     *p++ = ' ';
-    p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
+    p = ngx_otel_cpymem(p, clcf->name.data, clcf->name.len);
     name->len = p - name->data;
 }
 
@@ -1052,6 +1210,16 @@ static ngx_uint_t
 ngx_http_otel_method_known(ngx_http_request_t *r)
 {
     ngx_uint_t  i;
+
+    /* what nginx parsed needs no comparison; others are looked at */
+
+    if (r->method & NGX_HTTP_OTEL_KNOWN_METHODS) {
+        return r->method_name.len != 0;
+    }
+
+    if (!(r->method & NGX_HTTP_UNKNOWN)) {
+        return 0;
+    }
 
     for (i = 0; ngx_http_otel_methods[i].len; i++) {
         if (r->method_name.len == ngx_http_otel_methods[i].len
@@ -1075,7 +1243,7 @@ ngx_http_otel_method_known(ngx_http_request_t *r)
 
 static ngx_uint_t
 ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
-    ngx_uint_t status)
+    ngx_uint_t status, ngx_uint_t standard)
 {
     u_char                     *p, *q, *last;
     off_t                       body;
@@ -1087,6 +1255,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_otel_loc_conf_t   *olcf;
     ngx_http_otel_span_attr_t  *sa;
+    ngx_http_variable_value_t  *vv;
 
     a = attrs;
     c = r->connection;
@@ -1094,7 +1263,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     method = r->method_name;
 
     if (method.len) {
-        if (ngx_http_otel_method_known(r)) {
+        if (standard) {
             ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
                                    method);
 
@@ -1167,7 +1336,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
             q = p ? ngx_strlchr(p, last, ':') : NULL;
 
             if (q && q + 1 < last) {
-                port = ngx_atoi(q + 1, last - q - 1);
+                port = ngx_http_otel_port(q + 1, last);
             }
         }
     }
@@ -1274,8 +1443,22 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     end = attrs + NGX_OTEL_SPAN_MAX_ATTRS;
 
     for (i = 0; i < olcf->span_attrs->nelts && a < end; i++) {
-        if (ngx_http_complex_value(r, &sa[i].value, &s) != NGX_OK
-            || s.len == 0)
+
+        if (sa[i].index != NGX_ERROR) {
+
+            /* what ngx_http_complex_value() makes of "$name", uncopied */
+
+            vv = ngx_http_get_flushed_variable(r, sa[i].index);
+
+            if (vv == NULL || vv->not_found || vv->len == 0) {
+                continue;
+            }
+
+            s.data = vv->data;
+            s.len = vv->len;
+
+        } else if (ngx_http_complex_value(r, &sa[i].value, &s) != NGX_OK
+                   || s.len == 0)
         {
             continue;
         }
@@ -1304,6 +1487,25 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     }
 
     return a - attrs;
+}
+
+
+/* ngx_atoi() for a port: anything but 1 to 65535 is an error */
+
+static ngx_int_t
+ngx_http_otel_port(u_char *p, u_char *last)
+{
+    ngx_int_t  port;
+
+    for (port = 0; p < last; p++) {
+        if (*p < '0' || *p > '9' || port > 65535) {
+            return NGX_ERROR;
+        }
+
+        port = port * 10 + (*p - '0');
+    }
+
+    return port;
 }
 
 

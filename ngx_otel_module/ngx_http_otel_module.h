@@ -49,6 +49,9 @@ typedef struct {
     ngx_str_t                   name;
     ngx_uint_t                  id;          /* ngx_otel_attr_id_e */
     ngx_http_complex_value_t    value;
+
+    /* a value that is one variable and nothing else: its index, or -1 */
+    ngx_int_t                   index;
 } ngx_http_otel_span_attr_t;
 
 
@@ -67,7 +70,9 @@ typedef struct {
 } ngx_http_otel_main_conf_t;
 
 
-typedef struct {
+typedef struct ngx_http_otel_loc_conf_s  ngx_http_otel_loc_conf_t;
+
+struct ngx_http_otel_loc_conf_s {
     ngx_uint_t                  trace;
     ngx_http_complex_value_t   *trace_value;
 
@@ -83,7 +88,15 @@ typedef struct {
     ngx_array_t                *span_attrs;  /* ngx_http_otel_span_attr_t */
 
     ngx_flag_t                  upstream_span;
-} ngx_http_otel_loc_conf_t;
+
+    /*
+     * The server{} level conf this one is in, and, there, whether any
+     * conf of that server traces or propagates: if none does, the phase
+     * handlers have nothing to do for its requests.
+     */
+    ngx_http_otel_loc_conf_t   *server;
+    ngx_uint_t                  server_enabled;
+};
 
 
 typedef struct {
@@ -106,6 +119,9 @@ typedef struct {
     unsigned                    injected:1;
     unsigned                    traced:1;
     unsigned                    ended:1;
+
+    /* decided at a location that neither extracts nor injects */
+    unsigned                    no_extract:1;
 } ngx_http_otel_ctx_t;
 
 

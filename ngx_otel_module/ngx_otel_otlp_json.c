@@ -31,7 +31,29 @@
 #define NGX_OTEL_JSON_FLAGS_HAS_IS_REMOTE   0x100
 #define NGX_OTEL_JSON_FLAGS_IS_REMOTE       0x200
 
+#define NGX_OTEL_JSON_1E8            100000000
+
 #define ngx_otel_json_literal(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
+
+#define NGX_OTEL_JSON_ONES           0x0101010101010101ULL
+#define NGX_OTEL_JSON_HIGHS          0x8080808080808080ULL
+
+/* "aaaaa" in the bytes 3 to 7 of a word: plain, whatever fills them */
+#define NGX_OTEL_JSON_PLAIN_FILL     0x6161616161000000ULL
+
+/*
+ * Whether any of the eight bytes of x needs more than a copy: a byte of
+ * 0x80 or above, below 0x20, '"' or '\\' (each test is exact as to
+ * whether there is such a byte, which is all that is asked)
+ */
+#define ngx_otel_json_has_zero(v)                                             \
+    (((v) - NGX_OTEL_JSON_ONES) & ~(v) & NGX_OTEL_JSON_HIGHS)
+
+#define ngx_otel_json_special8(x)                                             \
+    (((x) & NGX_OTEL_JSON_HIGHS)                                              \
+     | (((x) - 0x20 * NGX_OTEL_JSON_ONES) & ~(x) & NGX_OTEL_JSON_HIGHS)       \
+     | ngx_otel_json_has_zero((x) ^ ('"' * NGX_OTEL_JSON_ONES))               \
+     | ngx_otel_json_has_zero((x) ^ ('\\' * NGX_OTEL_JSON_ONES)))
 
 
 #define NGX_OTEL_JSON_BEGIN          "{\"resourceSpans\":[{\"resource\":{"
@@ -64,18 +86,41 @@
 #define NGX_OTEL_JSON_SPAN_END       "}}"
 
 
-static size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
+static ngx_inline size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
 static size_t ngx_otel_json_str_size(ngx_str_t *s);
 static u_char *ngx_otel_json_str(u_char *p, u_char *s, size_t len);
 static size_t ngx_otel_json_utf8_len(u_char *p, u_char *last);
 static u_char *ngx_otel_json_hex(u_char *p, u_char *id, size_t len);
 static u_char *ngx_otel_json_uint(u_char *p, uint64_t n);
+static u_char *ngx_otel_json_uint32(u_char *p, uint32_t n);
+static u_char *ngx_otel_json_digits8(u_char *p, uint32_t n);
 static u_char *ngx_otel_json_int(u_char *p, int64_t n);
 static ngx_uint_t ngx_otel_json_is_zero(u_char *id, size_t len);
 
 
 static u_char  ngx_otel_json_hex_digits[] = "0123456789abcdef";
+
+
+/* "00" to "99" */
+
+static u_char  ngx_otel_json_digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+
+/* "00" to "ff", two characters per byte */
+
+static u_char  ngx_otel_json_hex_pairs[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 
 size_t
@@ -145,8 +190,8 @@ ngx_otel_otlp_json_begin(u_char *p, ngx_array_t *resource)
 size_t
 ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
 {
-    size_t      size;
-    ngx_uint_t  i;
+    size_t            size;
+    ngx_otel_attr_t  *attr, *last;
 
     size = sizeof(",") - 1
            + sizeof(NGX_OTEL_JSON_TRACE_ID) - 1
@@ -171,8 +216,10 @@ ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
            + sizeof(NGX_OTEL_JSON_STATUS_CODE) - 1 + NGX_INT64_LEN
            + sizeof(NGX_OTEL_JSON_SPAN_END) - 1;
 
-    for (i = 0; i < span->nattrs; i++) {
-        size += sizeof(",") - 1 + ngx_otel_json_attr_size(&span->attrs[i]);
+    last = span->attrs + span->nattrs;
+
+    for (attr = span->attrs; attr < last; attr++) {
+        size += ngx_otel_json_attr_size(attr);
     }
 
     return size;
@@ -272,12 +319,20 @@ ngx_otel_otlp_json_end(u_char *p)
 }
 
 
-static size_t
+/* an attribute with the comma before it */
+
+static ngx_inline size_t
 ngx_otel_json_attr_size(ngx_otel_attr_t *attr)
 {
     size_t  size;
 
-    size = sizeof(NGX_OTEL_JSON_KEY) - 1;
+    /* the longer of the two ways a value is written, plus the key */
+
+    size = sizeof(",") - 1 + sizeof(NGX_OTEL_JSON_KEY) - 1
+           + ngx_max(sizeof(NGX_OTEL_JSON_INT_VALUE) - 1 + NGX_INT64_LEN
+                     + sizeof(NGX_OTEL_JSON_INT_END) - 1,
+                     sizeof(NGX_OTEL_JSON_STRING_VALUE) - 1 + 2
+                     + sizeof(NGX_OTEL_JSON_STRING_END) - 1);
 
     if (attr->id < NGX_OTEL_ATTR_KNOWN) {
         size += ngx_otel_attr_names[attr->id].len + 2;
@@ -286,14 +341,8 @@ ngx_otel_json_attr_size(ngx_otel_attr_t *attr)
         size += ngx_otel_json_str_size(&attr->key);
     }
 
-    if (attr->type == NGX_OTEL_ATTR_INT) {
-        size += sizeof(NGX_OTEL_JSON_INT_VALUE) - 1 + NGX_INT64_LEN
-                + sizeof(NGX_OTEL_JSON_INT_END) - 1;
-
-    } else {
-        size += sizeof(NGX_OTEL_JSON_STRING_VALUE) - 1
-                + ngx_otel_json_str_size(&attr->str)
-                + sizeof(NGX_OTEL_JSON_STRING_END) - 1;
+    if (attr->type != NGX_OTEL_ATTR_INT) {
+        size += attr->str.len * NGX_OTEL_JSON_ESCAPE_MAX;
     }
 
     return size;
@@ -314,7 +363,7 @@ ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr)
         name = &ngx_otel_attr_names[attr->id];
 
         *p++ = '"';
-        p = ngx_cpymem(p, name->data, name->len);
+        p = ngx_otel_cpymem(p, name->data, name->len);
         *p++ = '"';
 
     } else {
@@ -350,67 +399,163 @@ ngx_otel_json_str_size(ngx_str_t *s)
 static u_char *
 ngx_otel_json_str(u_char *p, u_char *s, size_t len)
 {
-    size_t  n;
-    u_char  c, *last;
+    size_t    n;
+    u_char    c, *last, *chunk;
+    uint64_t  x, y;
 
     last = s + len;
 
     *p++ = '"';
 
+    /*
+     * Most strings need no escaping at all: they are checked and copied a
+     * word at a time, short ones in words assembled from overlapping
+     * pieces; the first word that needs care sends the rest of the string
+     * to the loop below.
+     */
+
+    if (len >= 8) {
+
+        while (last - s > 8) {
+            ngx_memcpy(&x, s, 8);
+
+            if (ngx_otel_json_special8(x)) {
+                goto slow;
+            }
+
+            ngx_memcpy(p, &x, 8);
+            p += 8;
+            s += 8;
+        }
+
+        /* the last 1 to 8 bytes, as the word that ends the string */
+
+        ngx_memcpy(&x, last - 8, 8);
+
+        if (ngx_otel_json_special8(x)) {
+            goto slow;
+        }
+
+        p += last - s;
+        ngx_memcpy(p - 8, &x, 8);
+        *p++ = '"';
+
+        return p;
+    }
+
+    if (len >= 4) {
+        x = 0;
+        y = 0;
+        ngx_memcpy(&x, s, 4);
+        ngx_memcpy(&y, last - 4, 4);
+
+        if (ngx_otel_json_special8(x | (y << 32))) {
+            goto slow;
+        }
+
+        ngx_memcpy(p, &x, 4);
+        ngx_memcpy(p + len - 4, &y, 4);
+        p += len;
+        *p++ = '"';
+
+        return p;
+    }
+
+    if (len) {
+        x = s[0] | (uint64_t) s[len >> 1] << 8 | (uint64_t) s[len - 1] << 16
+            | NGX_OTEL_JSON_PLAIN_FILL;
+
+        if (ngx_otel_json_special8(x)) {
+            goto slow;
+        }
+
+        p[0] = s[0];
+        p[len >> 1] = s[len >> 1];
+        p[len - 1] = s[len - 1];
+        p += len;
+    }
+
+    *p++ = '"';
+
+    return p;
+
+slow:
+
     while (s < last) {
-        c = *s;
 
-        if (c >= 0x20 && c < 0x80) {
-            if (c == '"' || c == '\\') {
+        if (last - s >= 8) {
+            ngx_memcpy(&x, s, 8);
+
+            if (!ngx_otel_json_special8(x)) {
+                ngx_memcpy(p, &x, 8);
+                p += 8;
+                s += 8;
+                continue;
+            }
+
+            chunk = s + 8;
+
+        } else {
+            chunk = last;
+        }
+
+        /* byte by byte up to the end of the word that needs care */
+
+        while (s < chunk) {
+            c = *s;
+
+            if (c >= 0x20 && c < 0x80) {
+                if (c == '"' || c == '\\') {
+                    *p++ = '\\';
+                }
+
+                *p++ = c;
+                s++;
+                continue;
+            }
+
+            if (c < 0x20) {
                 *p++ = '\\';
+
+                switch (c) {
+                case '\b':
+                    *p++ = 'b';
+                    break;
+                case '\f':
+                    *p++ = 'f';
+                    break;
+                case '\n':
+                    *p++ = 'n';
+                    break;
+                case '\r':
+                    *p++ = 'r';
+                    break;
+                case '\t':
+                    *p++ = 't';
+                    break;
+                default:
+                    *p++ = 'u';
+                    *p++ = '0';
+                    *p++ = '0';
+                    *p++ = ngx_otel_json_hex_digits[c >> 4];
+                    *p++ = ngx_otel_json_hex_digits[c & 0x0f];
+                }
+
+                s++;
+                continue;
             }
 
-            *p++ = c;
-            s++;
-            continue;
-        }
+            n = ngx_otel_json_utf8_len(s, last);
 
-        if (c < 0x20) {
-            *p++ = '\\';
-
-            switch (c) {
-            case '\b':
-                *p++ = 'b';
-                break;
-            case '\f':
-                *p++ = 'f';
-                break;
-            case '\n':
-                *p++ = 'n';
-                break;
-            case '\r':
-                *p++ = 'r';
-                break;
-            case '\t':
-                *p++ = 't';
-                break;
-            default:
-                *p++ = 'u';
-                *p++ = '0';
-                *p++ = '0';
-                *p++ = ngx_otel_json_hex_digits[c >> 4];
-                *p++ = ngx_otel_json_hex_digits[c & 0x0f];
+            if (n == 0) {
+                p = ngx_otel_json_literal(p, "\\ufffd");
+                s++;
+                continue;
             }
 
-            s++;
-            continue;
+            p = ngx_cpymem(p, s, n);
+            s += n;
         }
-
-        n = ngx_otel_json_utf8_len(s, last);
-
-        if (n == 0) {
-            p = ngx_otel_json_literal(p, "\\ufffd");
-            s++;
-            continue;
-        }
-
-        p = ngx_cpymem(p, s, n);
-        s += n;
     }
 
     *p++ = '"';
@@ -486,28 +631,115 @@ ngx_otel_json_utf8_len(u_char *p, u_char *last)
 static u_char *
 ngx_otel_json_hex(u_char *p, u_char *id, size_t len)
 {
-    while (len--) {
-        *p++ = ngx_otel_json_hex_digits[*id >> 4];
-        *p++ = ngx_otel_json_hex_digits[*id++ & 0x0f];
+    u_char  *last;
+
+    /* ids are 8 or 16 bytes: four at a time */
+
+    for (last = id + len; last - id >= 4; id += 4, p += 8) {
+        ngx_memcpy(p, &ngx_otel_json_hex_pairs[id[0] * 2], 2);
+        ngx_memcpy(p + 2, &ngx_otel_json_hex_pairs[id[1] * 2], 2);
+        ngx_memcpy(p + 4, &ngx_otel_json_hex_pairs[id[2] * 2], 2);
+        ngx_memcpy(p + 6, &ngx_otel_json_hex_pairs[id[3] * 2], 2);
+    }
+
+    for ( /* void */ ; id < last; id++, p += 2) {
+        ngx_memcpy(p, &ngx_otel_json_hex_pairs[*id * 2], 2);
     }
 
     return p;
 }
 
 
+/*
+ * Eight digits at a time in 32-bit arithmetic, two digits per table
+ * lookup: a timestamp (19 digits) is three pieces, most other numbers one.
+ */
+
 static u_char *
 ngx_otel_json_uint(u_char *p, uint64_t n)
 {
-    u_char  *s, tmp[NGX_INT64_LEN];
+    uint64_t  hi;
 
-    s = tmp + NGX_INT64_LEN;
+    if (n < NGX_OTEL_JSON_1E8) {
+        return ngx_otel_json_uint32(p, (uint32_t) n);
+    }
 
-    do {
-        *--s = (u_char) ('0' + n % 10);
-        n /= 10;
-    } while (n);
+    hi = n / NGX_OTEL_JSON_1E8;
 
-    return ngx_cpymem(p, s, tmp + NGX_INT64_LEN - s);
+    if (hi < NGX_OTEL_JSON_1E8) {
+        p = ngx_otel_json_uint32(p, (uint32_t) hi);
+
+    } else {
+        p = ngx_otel_json_uint32(p, (uint32_t) (hi / NGX_OTEL_JSON_1E8));
+        p = ngx_otel_json_digits8(p, (uint32_t) (hi % NGX_OTEL_JSON_1E8));
+    }
+
+    return ngx_otel_json_digits8(p, (uint32_t) (n % NGX_OTEL_JSON_1E8));
+}
+
+
+/* n < 10^8, without leading zeros */
+
+static u_char *
+ngx_otel_json_uint32(u_char *p, uint32_t n)
+{
+    u_char    *s;
+    uint32_t   i;
+
+    if (n < 10) {
+        *p++ = (u_char) ('0' + n);
+        return p;
+    }
+
+    if (n < 100) {
+        ngx_memcpy(p, &ngx_otel_json_digit_pairs[n * 2], 2);
+        return p + 2;
+    }
+
+    if (n < 1000) {
+        *p++ = (u_char) ('0' + n / 100);
+        ngx_memcpy(p, &ngx_otel_json_digit_pairs[(n % 100) * 2], 2);
+        return p + 2;
+    }
+
+    s = p + (n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6
+             : n < 10000000 ? 7 : 8);
+    p = s;
+
+    while (n >= 100) {
+        i = n % 100;
+        n /= 100;
+        s -= 2;
+        ngx_memcpy(s, &ngx_otel_json_digit_pairs[i * 2], 2);
+    }
+
+    if (n >= 10) {
+        ngx_memcpy(s - 2, &ngx_otel_json_digit_pairs[n * 2], 2);
+
+    } else {
+        s[-1] = (u_char) ('0' + n);
+    }
+
+    return p;
+}
+
+
+/* n < 10^8, as exactly eight digits */
+
+static u_char *
+ngx_otel_json_digits8(u_char *p, uint32_t n)
+{
+    uint32_t  hi, lo;
+
+    hi = n / 10000;
+    lo = n % 10000;
+
+    ngx_memcpy(p, &ngx_otel_json_digit_pairs[(hi / 100) * 2], 2);
+    ngx_memcpy(p + 2, &ngx_otel_json_digit_pairs[(hi % 100) * 2], 2);
+    ngx_memcpy(p + 4, &ngx_otel_json_digit_pairs[(lo / 100) * 2], 2);
+    ngx_memcpy(p + 6, &ngx_otel_json_digit_pairs[(lo % 100) * 2], 2);
+
+    return p + 8;
 }
 
 
@@ -526,6 +758,16 @@ ngx_otel_json_int(u_char *p, int64_t n)
 static ngx_uint_t
 ngx_otel_json_is_zero(u_char *id, size_t len)
 {
+    uint64_t  x;
+
+    for ( /* void */ ; len >= 8; len -= 8, id += 8) {
+        ngx_memcpy(&x, id, 8);
+
+        if (x) {
+            return 0;
+        }
+    }
+
     while (len--) {
         if (*id++) {
             return 0;

@@ -23,12 +23,18 @@
  */
 
 
-#define ngx_otel_span_copy(dst, src, n)                                       \
-    ((n) ? ngx_cpymem(dst, src, n) : (dst))
+/* the most one attribute takes in a record */
+#define NGX_OTEL_SPAN_ATTR_MAX_SIZE                                           \
+    (2 + 1 + NGX_OTEL_ATTR_KEY_MAX_LEN + 2 + NGX_OTEL_ATTR_VALUE_MAX_LEN)
+
+/* the length a string keeps in a record: most are short enough whole */
+#define ngx_otel_span_len(s, max)                                             \
+    ((s)->len <= (max) ? (s)->len : ngx_otel_span_cut(s, max))
 
 
-static size_t ngx_otel_span_attr_size(ngx_otel_attr_t *attr);
 static size_t ngx_otel_span_cut(ngx_str_t *s, size_t max);
+static ngx_inline u_char *ngx_otel_span_attr_write(u_char *p,
+    ngx_otel_attr_t *attr);
 
 
 ngx_str_t  ngx_otel_attr_names[] = {
@@ -56,38 +62,38 @@ ngx_str_t  ngx_otel_attr_names[] = {
 size_t
 ngx_otel_span_record_size(ngx_otel_span_t *span)
 {
-    size_t      size;
-    ngx_uint_t  i;
+    size_t            size;
+    ngx_uint_t        n;
+    ngx_otel_attr_t  *attr, *last;
 
     size = sizeof(ngx_otel_span_record_t)
-           + ngx_otel_span_cut(&span->name, NGX_OTEL_SPAN_NAME_MAX_LEN)
+           + ngx_otel_span_len(&span->name, NGX_OTEL_SPAN_NAME_MAX_LEN)
            + ngx_min(span->tracestate.len, NGX_OTEL_TRACESTATE_MAX_LEN);
 
-    for (i = 0; i < span->nattrs && i < NGX_OTEL_SPAN_MAX_ATTRS; i++) {
-        size += ngx_otel_span_attr_size(&span->attrs[i]);
+    n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
+
+    for (attr = span->attrs, last = attr + n; attr < last; attr++) {
+
+        if (attr->type == NGX_OTEL_ATTR_ENCODED) {
+            size += attr->str.len;
+            continue;
+        }
+
+        if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
+            size += 1 + ngx_otel_span_len(&attr->key,
+                                          NGX_OTEL_ATTR_KEY_MAX_LEN);
+        }
+
+        if (attr->type == NGX_OTEL_ATTR_INT) {
+            size += 2 + sizeof(int64_t);
+
+        } else {
+            size += 2 + 2 + ngx_otel_span_len(&attr->str,
+                                              NGX_OTEL_ATTR_VALUE_MAX_LEN);
+        }
     }
 
     return ngx_align(size, 8);
-}
-
-
-static size_t
-ngx_otel_span_attr_size(ngx_otel_attr_t *attr)
-{
-    size_t  size;
-
-    size = 2;
-
-    if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-        size += 1 + ngx_otel_span_cut(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
-    }
-
-    if (attr->type == NGX_OTEL_ATTR_INT) {
-        return size + sizeof(int64_t);
-    }
-
-    return size + 2 + ngx_otel_span_cut(&attr->str,
-                                        NGX_OTEL_ATTR_VALUE_MAX_LEN);
 }
 
 
@@ -97,10 +103,6 @@ static size_t
 ngx_otel_span_cut(ngx_str_t *s, size_t max)
 {
     size_t  len;
-
-    if (s->len <= max) {
-        return s->len;
-    }
 
     len = max;
 
@@ -117,10 +119,8 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     size_t size)
 {
     u_char           *p;
-    size_t            len;
-    uint16_t          len16;
-    ngx_uint_t        i, n;
-    ngx_otel_attr_t  *attr;
+    ngx_uint_t        n, nattrs;
+    ngx_otel_attr_t  *attr, *last;
 
     n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
 
@@ -133,41 +133,96 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     ngx_memcpy(rec->parent_id, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
     rec->start = span->start;
     rec->end = span->end;
-    rec->name_len = (uint16_t) ngx_otel_span_cut(&span->name,
+    rec->name_len = (uint16_t) ngx_otel_span_len(&span->name,
                                                  NGX_OTEL_SPAN_NAME_MAX_LEN);
     rec->tracestate_len = (uint16_t) ngx_min(span->tracestate.len,
                                              NGX_OTEL_TRACESTATE_MAX_LEN);
-    rec->nattrs = (uint16_t) n;
     rec->reserved = 0;
 
-    /* an empty string may have a NULL pointer, which memcpy() must not see */
-
     p = (u_char *) &rec[1];
-    p = ngx_otel_span_copy(p, span->name.data, rec->name_len);
-    p = ngx_otel_span_copy(p, span->tracestate.data, rec->tracestate_len);
+    p = ngx_otel_cpymem(p, span->name.data, rec->name_len);
+    p = ngx_otel_cpymem(p, span->tracestate.data, rec->tracestate_len);
 
-    for (i = 0; i < n; i++) {
-        attr = &span->attrs[i];
+    nattrs = 0;
 
-        *p++ = (u_char) attr->id;
-        *p++ = (u_char) attr->type;
+    for (attr = span->attrs, last = attr + n; attr < last; attr++) {
 
-        if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-            len = ngx_otel_span_cut(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
-            *p++ = (u_char) len;
-            p = ngx_otel_span_copy(p, attr->key.data, len);
-        }
-
-        if (attr->type == NGX_OTEL_ATTR_INT) {
-            p = ngx_cpymem(p, &attr->num, sizeof(int64_t));
+        if (attr->type == NGX_OTEL_ATTR_ENCODED) {
+            p = ngx_cpymem(p, attr->str.data, attr->str.len);
+            nattrs += (ngx_uint_t) attr->num;
             continue;
         }
 
-        len16 = (uint16_t) ngx_otel_span_cut(&attr->str,
-                                             NGX_OTEL_ATTR_VALUE_MAX_LEN);
-        p = ngx_cpymem(p, &len16, sizeof(uint16_t));
-        p = ngx_otel_span_copy(p, attr->str.data, len16);
+        p = ngx_otel_span_attr_write(p, attr);
+        nattrs++;
     }
+
+    rec->nattrs = (uint16_t) nattrs;
+}
+
+
+u_char *
+ngx_otel_span_attrs_encode(u_char *p, u_char *last, ngx_otel_attr_t *attrs,
+    ngx_uint_t n)
+{
+    size_t            len;
+    ngx_otel_attr_t  *attr, *end;
+
+    n = ngx_min(n, NGX_OTEL_SPAN_MAX_ATTRS);
+
+    for (attr = attrs, end = attrs + n; attr < end; attr++) {
+
+        /* the room for any attribute, else for this one */
+
+        if ((size_t) (last - p) < NGX_OTEL_SPAN_ATTR_MAX_SIZE) {
+
+            len = 2 + 2 + sizeof(int64_t);
+
+            if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
+                len += 1 + attr->key.len;
+            }
+
+            if (attr->type != NGX_OTEL_ATTR_INT) {
+                len += attr->str.len;
+            }
+
+            if ((size_t) (last - p) < len) {
+                return NULL;
+            }
+        }
+
+        p = ngx_otel_span_attr_write(p, attr);
+    }
+
+    return p;
+}
+
+
+static ngx_inline u_char *
+ngx_otel_span_attr_write(u_char *p, ngx_otel_attr_t *attr)
+{
+    size_t    len;
+    uint16_t  len16;
+
+    *p++ = (u_char) attr->id;
+    *p++ = (u_char) attr->type;
+
+    if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
+        len = ngx_otel_span_len(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
+        *p++ = (u_char) len;
+        p = ngx_otel_cpymem(p, attr->key.data, len);
+    }
+
+    if (attr->type == NGX_OTEL_ATTR_INT) {
+        ngx_memcpy(p, &attr->num, sizeof(int64_t));
+        return p + sizeof(int64_t);
+    }
+
+    len16 = (uint16_t) ngx_otel_span_len(&attr->str,
+                                         NGX_OTEL_ATTR_VALUE_MAX_LEN);
+    ngx_memcpy(p, &len16, sizeof(uint16_t));
+
+    return ngx_otel_cpymem(p + sizeof(uint16_t), attr->str.data, len16);
 }
 
 

@@ -44,6 +44,13 @@ typedef enum {
 #define NGX_OTEL_ATTR_STRING         0
 #define NGX_OTEL_ATTR_INT            1
 
+/*
+ * Only in a span given to ngx_otel_span_record_size() and _write(): "str"
+ * holds "num" attributes already in record form, as made by
+ * ngx_otel_span_attrs_encode(); ngx_otel_span_record_read() never makes it.
+ */
+#define NGX_OTEL_ATTR_ENCODED        2
+
 #define NGX_OTEL_SPAN_KIND_SERVER    2
 #define NGX_OTEL_SPAN_KIND_CLIENT    3
 
@@ -60,6 +67,7 @@ typedef enum {
 typedef struct {
     ngx_uint_t          id;          /* ngx_otel_attr_id_e */
     ngx_uint_t          type;        /* NGX_OTEL_ATTR_STRING | _INT */
+                                     /* | _ENCODED */
     ngx_str_t           key;         /* NGX_OTEL_ATTR_CUSTOM only */
     ngx_str_t           str;
     int64_t             num;
@@ -108,7 +116,67 @@ typedef struct {
 extern ngx_str_t  ngx_otel_attr_names[];
 
 
+/*
+ * ngx_cpymem() for the short strings of a span: up to 32 bytes are copied
+ * with a few overlapping word moves instead of a call to memcpy()
+ */
+
+static ngx_inline u_char *
+ngx_otel_cpymem(u_char *dst, u_char *src, size_t len)
+{
+    uint32_t  a, b;
+    uint64_t  x, y, z, w;
+
+    if (len >= 8) {
+
+        if (len > 32) {
+            return ngx_cpymem(dst, src, len);
+        }
+
+        ngx_memcpy(&x, src, 8);
+        ngx_memcpy(&y, src + len - 8, 8);
+
+        if (len > 16) {
+            ngx_memcpy(&z, src + 8, 8);
+            ngx_memcpy(&w, src + len - 16, 8);
+            ngx_memcpy(dst + 8, &z, 8);
+            ngx_memcpy(dst + len - 16, &w, 8);
+        }
+
+        ngx_memcpy(dst, &x, 8);
+        ngx_memcpy(dst + len - 8, &y, 8);
+
+        return dst + len;
+    }
+
+    if (len >= 4) {
+        ngx_memcpy(&a, src, 4);
+        ngx_memcpy(&b, src + len - 4, 4);
+        ngx_memcpy(dst, &a, 4);
+        ngx_memcpy(dst + len - 4, &b, 4);
+
+        return dst + len;
+    }
+
+    if (len) {
+        dst[0] = src[0];
+        dst[len >> 1] = src[len >> 1];
+        dst[len - 1] = src[len - 1];
+    }
+
+    return dst + len;
+}
+
+
 size_t ngx_otel_span_record_size(ngx_otel_span_t *span);
+
+/*
+ * Attributes in record form in [p, last), so that the zone's lock is held
+ * for a copy only; NULL when they do not fit.
+ */
+u_char *ngx_otel_span_attrs_encode(u_char *p, u_char *last,
+    ngx_otel_attr_t *attrs, ngx_uint_t n);
+
 void ngx_otel_span_record_write(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, size_t size);
 

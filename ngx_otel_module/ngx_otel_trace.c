@@ -53,7 +53,17 @@ static ngx_int_t ngx_otel_tracestate_key(u_char *key, size_t len,
     u_char *at);
 
 
-static u_char  ngx_otel_hex[] = "0123456789abcdef";
+/* "00" to "ff", two characters per byte */
+
+static u_char  ngx_otel_hex_pairs[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 
 /*
@@ -338,17 +348,12 @@ ngx_otel_span_id_generate(u_char *id)
 }
 
 
+/* random bits: the byte order does not matter, one store does */
+
 static ngx_inline void
 ngx_otel_put_uint64(u_char *p, uint64_t v)
 {
-    p[0] = (u_char) (v >> 56);
-    p[1] = (u_char) (v >> 48);
-    p[2] = (u_char) (v >> 40);
-    p[3] = (u_char) (v >> 32);
-    p[4] = (u_char) (v >> 24);
-    p[5] = (u_char) (v >> 16);
-    p[6] = (u_char) (v >> 8);
-    p[7] = (u_char) v;
+    ngx_memcpy(p, &v, sizeof(uint64_t));
 }
 
 
@@ -419,9 +424,19 @@ ngx_otel_hex_decode(u_char *dst, u_char *src, size_t n, ngx_uint_t mask)
 static u_char *
 ngx_otel_hex_encode(u_char *dst, u_char *src, size_t n)
 {
-    while (n--) {
-        *dst++ = ngx_otel_hex[*src >> 4];
-        *dst++ = ngx_otel_hex[*src++ & 0x0f];
+    u_char  *last;
+
+    /* ids are 8 or 16 bytes: four at a time */
+
+    for (last = src + n; last - src >= 4; src += 4, dst += 8) {
+        ngx_memcpy(dst, &ngx_otel_hex_pairs[src[0] * 2], 2);
+        ngx_memcpy(dst + 2, &ngx_otel_hex_pairs[src[1] * 2], 2);
+        ngx_memcpy(dst + 4, &ngx_otel_hex_pairs[src[2] * 2], 2);
+        ngx_memcpy(dst + 6, &ngx_otel_hex_pairs[src[3] * 2], 2);
+    }
+
+    for ( /* void */ ; src < last; src++, dst += 2) {
+        ngx_memcpy(dst, &ngx_otel_hex_pairs[*src * 2], 2);
     }
 
     return dst;

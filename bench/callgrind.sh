@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+#
+# bench/callgrind.sh: CPU instructions per request, for plain nginx and
+# for each module configuration, and where the module's go.
+#
+# nginx runs in one process (master_process off) under valgrind
+# --tool=callgrind; bench/client.pl sends it N1, then (in a second run) N2
+# keep-alive requests, and nginx quits gracefully, which flushes the
+# exporter.  (Ir(N2) - Ir(N1)) / (N2 - N1) is the exact cost of one
+# request, with startup, shutdown and every export batch amortized in; the
+# module's cost is that minus the same figure of the baseline (plain
+# nginx, or plain proxying).
+#
+#   bench/callgrind.sh [CONFIG ...]         (default: all of them)
+#
+# Environment: CG_N1 (2000), CG_N2 (4000; five times both for ratio10,
+# whose sampled share varies from run to run), CG_TOP (12 functions),
+# and those of bench/common.sh.  BENCH_NGINX may name an nginx binary with
+# symbols (build/nginx/objs/nginx after "./build.sh bench") so that the
+# profile names nginx's static functions too.
+
+set -euo pipefail
+
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+n1="${CG_N1:-2000}"
+n2="${CG_N2:-4000}"
+top="${CG_TOP:-12}"
+
+dir="${BENCH_DIR:-$(mktemp -d /tmp/ngx-otel-bench.XXXXXX)}/callgrind"
+mkdir -p "$dir"
+
+read -r -a configs <<< "$(bench_select_configs "$@")"
+[ ${#configs[@]} -gt 0 ] || exit 2
+
+command -v valgrind >/dev/null || { bench_log "valgrind is missing"; exit 1; }
+
+budget() {
+    case "$1" in
+        on100|grpc|http_protobuf|proxy_prop) echo 1500 ;;
+        ratio10) echo 300 ;;
+        off|off_srv|off_loc) echo 100 ;;
+        *) echo - ;;
+    esac
+}
+
+backend_dir="$dir/backend"
+backend_port="$(bench_free_port)"
+receiver_pid=
+grpc_port="$(bench_free_port)"
+http_port="$(bench_free_port)"
+
+cleanup() {
+    bench_nginx_stop "$backend_dir"
+    case "$BENCH_SPANS_DIR" in
+        /dev/shm/ngx-otel-bench.*) rm -rf "$BENCH_SPANS_DIR" ;;
+    esac
+    if [ -n "$receiver_pid" ]; then
+        kill "$receiver_pid" 2>/dev/null || true
+    fi
+}
+
+trap cleanup EXIT
+
+bench_spans_file "$dir" > /dev/null
+
+bench_write_backend_conf "$backend_dir" "$backend_port"
+bench_nginx_start "$backend_dir" "$backend_port"
+
+node "$bench_repo/bench/receiver.js" "$grpc_port" "$http_port" \
+    > "$dir/receiver.out" 2>&1 &
+receiver_pid=$!
+
+# a graceful stop of nginx under valgrind, which may lose a signal that
+# arrives at a bad moment: it is repeated every second
+cg_quit() {   # PID
+    local i
+
+    for ((i = 0; i < 600; i++)); do
+        if [ $((i % 10)) -eq 0 ]; then
+            kill -QUIT "$1" 2>/dev/null || true
+        fi
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+
+    wait "$1" 2>/dev/null || true
+}
+
+# cg_run NAME N: runs nginx under callgrind for N requests; prints Ir
+cg_run() {
+    local name="$1" n="$2" d="$dir/$1/$2" port pid rport i
+
+    rm -rf "$d"
+    port="$(bench_free_port)"
+    rport="$grpc_port"
+    [ "$name" = http_protobuf ] && rport="$http_port"
+
+    bench_write_conf "$name" "$d" single "$port" "$backend_port" "$rport"
+
+    # nginx takes $NGINX for sockets inherited in a binary upgrade
+    env -u NGINX valgrind --tool=callgrind \
+        --callgrind-out-file="$d/callgrind.out" \
+        "$BENCH_NGINX" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" \
+        > "$d/valgrind.log" 2>&1 &
+    pid=$!
+
+    if ! bench_wait_port "$port" 600; then
+        bench_log "$name: nginx under valgrind did not start"
+        cat "$d/valgrind.log" "$d/error.log" >&2 || true
+        kill "$pid" 2>/dev/null || true
+        return 1
+    fi
+
+    if bench_is_network "$name" \
+        && grep -q "network export is not available" "$d/error.log"
+    then
+        cg_quit "$pid"
+        echo skip
+        return 0
+    fi
+
+    if ! perl "$bench_repo/bench/client.pl" "127.0.0.1:$port" / "$n" \
+        > "$d/client.out"
+    then
+        bench_log "$name: not all of $n requests were answered 200"
+    fi
+
+    cg_quit "$pid"
+
+    sed -n 's/^totals: *//p; s/^summary: *//p' "$d/callgrind.out" | head -1
+}
+
+# per-function costs, self and inclusive: "self|incl Ir object function"
+cg_functions() {   # FILE
+    {
+        callgrind_annotate --threshold=100 --inclusive=no --auto=no "$1" \
+            | sed 's/^/self /'
+        callgrind_annotate --threshold=100 --inclusive=yes --auto=no "$1" \
+            | sed 's/^/incl /'
+    } | perl -ne '
+        # "self  1,234 (0.5%)  file:function [object]"; the object is
+        # printed only on some lines, the file sometimes as "???"
+        my ($kind, $ir, $rest) = /^(\S+) +([\d,]+) \([ \d.]+%\)  (.*)$/
+            or next;
+        next if $rest =~ /PROGRAM TOTALS/;
+        $ir =~ tr/,//d;
+        my $obj = $rest =~ s/ \[(.*)\]$// ? $1 : "";
+        $obj =~ s{.*/}{};
+        (my $fn = $rest) =~ s/^.*?:(?=[^:]+$)//;
+        print "$kind $ir ", ($obj || "-"), " $fn\n";'
+}
+
+# per request: (cost in the N2 run - cost in the N1 run) / (N2 - N1),
+# as "self incl object function" lines
+cg_per_request() {   # NAME MULTIPLIER
+    cg_functions "$dir/$1/$((n1 * $2))/callgrind.out" > "$dir/$1/f1"
+    cg_functions "$dir/$1/$((n2 * $2))/callgrind.out" > "$dir/$1/f2"
+
+    perl -e '
+        my ($f1, $f2, $n) = @ARGV;
+        my (%c, %obj);
+        for ([$f1, -1], [$f2, 1]) {
+            open my $fh, "<", $_->[0] or die;
+            my $sign = $_->[1];
+            while (<$fh>) {
+                my ($kind, $ir, $obj, $fn) = /^(\S+) (\d+) (\S+) (.*)$/
+                    or next;
+                # a function whose code comes from several files (inlined
+                # headers) is listed once per file: its self costs add up,
+                # its inclusive cost is the largest of them
+                if ($kind eq "self") {
+                    $c{$fn}{$sign}{self} += $ir;
+                } elsif (($c{$fn}{$sign}{incl} // 0) < $ir) {
+                    $c{$fn}{$sign}{incl} = $ir;
+                }
+                $obj{$fn} = $obj if $obj ne "-";
+            }
+        }
+        for my $fn (keys %c) {
+            my ($a, $b) = ($c{$fn}{-1} // {}, $c{$fn}{1} // {});
+            printf "%.1f %.1f %s %s\n",
+                (($b->{self} // 0) - ($a->{self} // 0)) / $n,
+                (($b->{incl} // 0) - ($a->{incl} // 0)) / $n,
+                $obj{$fn} // "-", $fn;
+        }' "$dir/$1/f1" "$dir/$1/f2" "$(((n2 - n1) * $2))" \
+        > "$dir/$1/per_request"
+}
+
+declare -A per_req
+
+bench_log "callgrind: N1=$n1, N2=$n2 requests; results in $dir"
+
+for name in "${configs[@]}"; do
+    bench_config_line "$name" >/dev/null \
+        || { bench_log "unknown configuration \"$name\""; exit 2; }
+
+    # the sampled share of a ratio sampler's requests varies from run to
+    # run: five times the requests make that noise five times smaller
+    m=1
+    [ "$name" = ratio10 ] && m=5
+
+    ir1="$(cg_run "$name" $((n1 * m)))"
+
+    if [ "$ir1" = skip ]; then
+        bench_log "$name: SKIPPED: the module cannot export over the" \
+                  "network yet (\"network export is not available in" \
+                  "this version\")"
+        per_req[$name]=skip
+        continue
+    fi
+
+    ir2="$(cg_run "$name" $((n2 * m)))"
+
+    per_req[$name]=$(( (ir2 - ir1) / ((n2 - n1) * m) ))
+    cg_per_request "$name" "$m"
+
+    bench_log "$name: $ir1 Ir for $((n1 * m)) requests, $ir2 Ir for" \
+              "$((n2 * m)): ${per_req[$name]} per request"
+done
+
+echo
+echo "Instructions per request (callgrind, (Ir(N2) - Ir(N1)) / (N2 - N1)," \
+     "N1=$n1, N2=$n2)"
+echo
+printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' \
+    configuration "per request" "module's" "request" "export" budget verdict
+printf '|%s|%s|%s|%s|%s|%s|%s\n' ---------------- ------------ \
+    -------------- ---------- ---------- ---------- --------
+
+# the export's share: ngx_otel_exporter_flush(), inclusive, per request
+cg_export() {   # NAME
+    awk '$4 == "ngx_otel_exporter_flush" { printf "%.0f", $2; found = 1 }
+         END { if (!found) printf "-" }' "$dir/$1/per_request"
+}
+
+for name in "${configs[@]}"; do
+    base="$(bench_baseline "$name")"
+    b="$(budget "$name")"
+
+    if [ "${per_req[$name]}" = skip ]; then
+        printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' "$name" \
+            skipped - - - "$b" "network export not available yet"
+        continue
+    fi
+
+    if [ "$name" = "$base" ] || [ -z "${per_req[$base]:-}" ] \
+        || [ "${per_req[$base]}" = skip ]
+    then
+        printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' "$name" \
+            "${per_req[$name]}" - - - "$b" baseline
+        continue
+    fi
+
+    module=$(( per_req[$name] - per_req[$base] ))
+    verdict=-
+
+    if [ "$b" != - ]; then
+        if [ "$module" -le "$b" ]; then verdict=within; else verdict=OVER; fi
+    fi
+
+    export="$(cg_export "$name")"
+    request=-
+    [ "$export" != - ] && request=$((module - export))
+
+    printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' "$name" \
+        "${per_req[$name]}" "$module" "$request" "$export" "$b" "$verdict"
+done
+
+echo
+echo "module's: per request minus the baseline's; export: what" \
+     "ngx_otel_exporter_flush() (claim, encode, write, release) costs," \
+     "amortized per request; request: the rest (phase handlers, span" \
+     "start and end, hand-off to the zone)."
+
+# where the module's instructions go: its own functions, per request
+
+for name in "${configs[@]}"; do
+    bench_uses_module "$name" || continue
+    [ "${per_req[$name]}" = skip ] && continue
+
+    echo
+    echo "$name: the module's functions, instructions per request" \
+         "(self, inclusive)"
+    awk '$3 == "ngx_otel_module.so" && ($1 >= 0.5 || $2 >= 0.5)' \
+        "$dir/$name/per_request" | sort -g -r -k1,1 | head -"$top" \
+        | awk '{ printf "  %8.1f %8.1f  %s\n", $1, $2, $4 }'
+
+    base="$(bench_baseline "$name")"
+    [ -f "$dir/$base/per_request" ] || continue
+
+    echo "$name: the functions whose cost grew most against $base" \
+         "(self, per request)"
+    perl -e '
+        my ($fa, $fb, $top) = @ARGV;
+        my (%a, %b, %obj);
+        for my $in ([$fa, \%a], [$fb, \%b]) {
+            open my $fh, "<", $in->[0] or die;
+            while (my $line = <$fh>) {
+                chomp $line;
+                my ($s, $i, $o, $f) = split / /, $line, 4;
+                $in->[1]{$f} = $s;
+                $obj{$f} = $o;
+            }
+        }
+        my %d;
+        $d{$_} = ($a{$_} // 0) - ($b{$_} // 0) for keys %a, keys %b;
+        my @f = sort { $d{$b} <=> $d{$a} } grep { $d{$_} >= 0.5 } keys %d;
+        splice @f, $top if @f > $top;
+        printf "  %8.1f  %s (%s)\n", $d{$_}, $_, $obj{$_} for @f;
+        ' "$dir/$name/per_request" "$dir/$base/per_request" "$top"
+done
