@@ -6,8 +6,8 @@
 #   ./build.sh test    build, then run the whole test suite (prove -r t/)
 #   ./build.sh demo    build, then run the gateway demo on 127.0.0.1
 #   ./build.sh bench   build, then run the benchmark (bench/run.sh: wrk,
-#                      about 3 minutes) and the instruction counts
-#                      (bench/callgrind.sh, about 1 minute)
+#                      3 to 5 minutes) and the instruction counts
+#                      (bench/callgrind.sh, about 1.5 minutes)
 #
 # Each command installs what it needs first (Debian packages, npm packages
 # with the lockfile).  NGINX_SRC=/path/to/nginx-source builds against
