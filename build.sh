@@ -10,8 +10,8 @@
 #   ./build.sh fuzz [SECONDS]
 #                      build, then run every fuzz target SECONDS (60) each
 #   ./build.sh bench   build, then run the benchmark (bench/run.sh: wrk,
-#                      about 3 minutes) and the instruction counts
-#                      (bench/callgrind.sh, about 1 minute)
+#                      3 to 5 minutes) and the instruction counts
+#                      (bench/callgrind.sh, about 1.5 minutes)
 #
 # Each command installs what it needs first (Debian packages, npm packages
 # with the lockfile).  NGINX_SRC=/path/to/nginx-source builds against

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+#
+# bench/load.sh: how the module's cost grows with load, for
+# docs/performance.md.  Runs, with 100% sampling and the file exporter:
+#
+#   - instructions per request (bench/callgrind.sh) for several
+#     otel_exporter batch_size values and numbers of otel_span_attr;
+#   - throughput, CPU per request and dropped spans (bench/run.sh) with
+#     1 and 2 workers (both on CPU 0) and several zone_size values.
+#
+# Environment: LOAD_BATCH_SIZES (1 16 512 4096), LOAD_ATTRS (4 16; each
+# as "$remote_addr" (var) and as "value-N-$remote_addr" (text)),
+# LOAD_WORKERS (1 2), LOAD_ZONES (64k 256k 4m), and those of
+# bench/run.sh (BENCH_ROUNDS defaults to 2 here, BENCH_DURATION to 4).
+# About 4 minutes.
+
+set -euo pipefail
+
+bench="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+BENCH_DIR="${BENCH_DIR:-$(mktemp -d /tmp/ngx-otel-bench.XXXXXX)}"
+export BENCH_ROUNDS="${BENCH_ROUNDS:-2}"
+export BENCH_DURATION="${BENCH_DURATION:-4}"
+
+out="$BENCH_DIR/load"
+mkdir -p "$out"
+
+# the "| on100 ..." line of a table, as fields
+row() {   # FILE CONFIG
+    grep "^| $2 " "$1" | tr -d '|' | tr -s ' '
+}
+
+echo "Instructions per request (callgrind), on100:"
+echo
+echo "| batch_size | otel_span_attr | module's | request | export |"
+echo "|-----------:|---------------:|---------:|--------:|-------:|"
+
+for b in ${LOAD_BATCH_SIZES:-1 16 512 4096}; do
+    BENCH_DIR="$out/cg-batch-$b" BENCH_BATCH_SIZE="$b" \
+        bash "$bench/callgrind.sh" on100 > "$out/cg-batch-$b.txt" 2>&1
+    read -r _ _ m q e _ < <(row "$out/cg-batch-$b.txt" on100)
+    echo "| $b | 0 | $m | $q | $e |"
+done
+
+for form in var text; do
+    for a in ${LOAD_ATTRS:-4 16}; do
+        BENCH_DIR="$out/cg-attrs-$form-$a" BENCH_ATTRS="$a" \
+            BENCH_ATTR_FORM="$form" \
+            bash "$bench/callgrind.sh" on100 > "$out/cg-attrs-$form-$a.txt" 2>&1
+        read -r _ _ m q e _ < <(row "$out/cg-attrs-$form-$a.txt" on100)
+        echo "| 512 | $a ($form) | $m | $q | $e |"
+    done
+done
+
+echo
+echo "Throughput (wrk), on100 against plain nginx with as many workers:"
+echo
+echo "| workers | zone_size | on100 req/s | vs plain | CPU us/req" \
+     "| vs plain | other CPU | spans received / queued / dropped / requests |"
+echo "|--:|--:|--:|--:|--:|--:|--:|--|"
+
+for w in ${LOAD_WORKERS:-1 2}; do
+    BENCH_DIR="$out/run-workers-$w" BENCH_WORKERS="$w" \
+        bash "$bench/run.sh" plain on100 > "$out/run-workers-$w.txt" 2>&1
+    read -r _ rps ratio _ _ _ cpu cratio other spans < \
+        <(row "$out/run-workers-$w.txt" on100)
+    echo "| $w | 4m | $rps | $ratio | $cpu | $cratio | $other | $spans |"
+done
+
+for z in ${LOAD_ZONES:-64k 256k 4m}; do
+    BENCH_DIR="$out/run-zone-$z" BENCH_ZONE_SIZE="$z" \
+        bash "$bench/run.sh" plain on100 > "$out/run-zone-$z.txt" 2>&1
+    read -r _ rps ratio _ _ _ cpu cratio other spans < \
+        <(row "$out/run-zone-$z.txt" on100)
+    echo "| 1 | $z | $rps | $ratio | $cpu | $cratio | $other | $spans |"
+done
+
+echo
+echo "Raw outputs in $out"
