@@ -90,7 +90,6 @@ static ngx_inline size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
 static size_t ngx_otel_json_str_size(ngx_str_t *s);
 static u_char *ngx_otel_json_str(u_char *p, u_char *s, size_t len);
-static size_t ngx_otel_json_utf8_len(u_char *p, u_char *last);
 static u_char *ngx_otel_json_hex(u_char *p, u_char *id, size_t len);
 static u_char *ngx_otel_json_uint(u_char *p, uint64_t n);
 static u_char *ngx_otel_json_uint32(u_char *p, uint32_t n);
@@ -545,7 +544,7 @@ slow:
                 continue;
             }
 
-            n = ngx_otel_json_utf8_len(s, last);
+            n = ngx_otel_utf8_len(s, last);
 
             if (n == 0) {
                 p = ngx_otel_json_literal(p, "\\ufffd");
@@ -561,70 +560,6 @@ slow:
     *p++ = '"';
 
     return p;
-}
-
-
-/*
- * The length of the well-formed UTF-8 sequence that starts at p with a
- * byte of 0x80 or above, or 0 if there is none (RFC 3629, section 4).
- */
-
-static size_t
-ngx_otel_json_utf8_len(u_char *p, u_char *last)
-{
-    size_t  i, n;
-    u_char  c, lo, hi;
-
-    c = *p;
-    lo = 0x80;
-    hi = 0xbf;
-
-    if (c < 0xc2) {
-        /* a continuation byte, or the lead of an overlong 2-byte form */
-        return 0;
-
-    } else if (c < 0xe0) {
-        n = 2;
-
-    } else if (c < 0xf0) {
-        n = 3;
-
-        if (c == 0xe0) {
-            lo = 0xa0;          /* overlong */
-
-        } else if (c == 0xed) {
-            hi = 0x9f;          /* surrogates */
-        }
-
-    } else if (c < 0xf5) {
-        n = 4;
-
-        if (c == 0xf0) {
-            lo = 0x90;          /* overlong */
-
-        } else if (c == 0xf4) {
-            hi = 0x8f;          /* above U+10FFFF */
-        }
-
-    } else {
-        return 0;
-    }
-
-    if ((size_t) (last - p) < n) {
-        return 0;
-    }
-
-    if (p[1] < lo || p[1] > hi) {
-        return 0;
-    }
-
-    for (i = 2; i < n; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf) {
-            return 0;
-        }
-    }
-
-    return n;
 }
 
 

@@ -151,11 +151,8 @@ static ngx_inline u_char *ngx_otel_otlp_string_copy(u_char *p, ngx_str_t *s,
 static ngx_inline u_char *ngx_otel_otlp_copy_ascii(u_char *dst, u_char *src,
     size_t len);
 static ngx_inline ngx_uint_t ngx_otel_otlp_ascii(u_char *p, size_t len);
-static ngx_inline u_char *ngx_otel_otlp_cpymem(u_char *dst, u_char *src,
-    size_t len);
 static ngx_inline u_char *ngx_otel_otlp_fixed64(u_char *p, uint64_t n);
 static ngx_inline u_char *ngx_otel_otlp_fixed32(u_char *p, uint32_t n);
-static size_t ngx_otel_otlp_utf8_len(u_char *p, u_char *last);
 
 
 /*
@@ -553,7 +550,7 @@ ngx_otel_otlp_string(u_char *p, ngx_uint_t tag, ngx_str_t *s)
 
     } else if (ngx_otel_otlp_ascii(s->data, s->len)) {
         p = ngx_otel_otlp_varint(p, s->len);
-        return ngx_otel_otlp_cpymem(p, s->data, s->len);
+        return ngx_otel_cpymem(p, s->data, s->len);
     }
 
     len = ngx_otel_otlp_utf8_size(s->data, s->len);
@@ -583,7 +580,7 @@ static ngx_inline u_char *
 ngx_otel_otlp_string_copy(u_char *p, ngx_str_t *s, size_t len)
 {
     if (len == s->len) {
-        return ngx_otel_otlp_cpymem(p, s->data, len);
+        return ngx_otel_cpymem(p, s->data, len);
     }
 
     return ngx_otel_otlp_utf8_copy(p, s->data, s->len);
@@ -610,7 +607,7 @@ ngx_otel_otlp_utf8_size(u_char *p, size_t len)
             continue;
         }
 
-        n = (*p == '\0') ? 0 : ngx_otel_otlp_utf8_len(p, last);
+        n = (*p == '\0') ? 0 : ngx_otel_utf8_len(p, last);
 
         if (n == 0) {
             /* U+FFFD */
@@ -645,7 +642,7 @@ ngx_otel_otlp_utf8_copy(u_char *dst, u_char *p, size_t len)
             continue;
         }
 
-        n = (*p == '\0') ? 0 : ngx_otel_otlp_utf8_len(p, last);
+        n = (*p == '\0') ? 0 : ngx_otel_utf8_len(p, last);
 
         if (n == 0) {
             /* U+FFFD */
@@ -665,7 +662,7 @@ ngx_otel_otlp_utf8_copy(u_char *dst, u_char *p, size_t len)
 
 
 /*
- * ngx_otel_otlp_cpymem() and ngx_otel_otlp_ascii() at once: NULL when the
+ * ngx_otel_cpymem() and ngx_otel_otlp_ascii() at once: NULL when the
  * string is not plain ASCII, and then dst is written all the same
  */
 
@@ -776,56 +773,6 @@ ngx_otel_otlp_ascii(u_char *p, size_t len)
 }
 
 
-/* ngx_cpymem() without a call for the short strings of a span */
-
-static ngx_inline u_char *
-ngx_otel_otlp_cpymem(u_char *dst, u_char *src, size_t len)
-{
-    uint32_t  a, b;
-    uint64_t  w, x, y, z;
-
-    if (len > 32) {
-        return ngx_cpymem(dst, src, len);
-    }
-
-    /* overlapping moves */
-
-    if (len >= 8) {
-        ngx_memcpy(&w, src, 8);
-        ngx_memcpy(&x, src + len - 8, 8);
-
-        if (len > 16) {
-            ngx_memcpy(&y, src + 8, 8);
-            ngx_memcpy(&z, src + len - 16, 8);
-            ngx_memcpy(dst + 8, &y, 8);
-            ngx_memcpy(dst + len - 16, &z, 8);
-        }
-
-        ngx_memcpy(dst, &w, 8);
-        ngx_memcpy(dst + len - 8, &x, 8);
-
-        return dst + len;
-    }
-
-    if (len >= 4) {
-        ngx_memcpy(&a, src, 4);
-        ngx_memcpy(&b, src + len - 4, 4);
-        ngx_memcpy(dst, &a, 4);
-        ngx_memcpy(dst + len - 4, &b, 4);
-
-        return dst + len;
-    }
-
-    if (len) {
-        dst[0] = src[0];
-        dst[len >> 1] = src[len >> 1];
-        dst[len - 1] = src[len - 1];
-    }
-
-    return dst + len;
-}
-
-
 /* little-endian, as the wire format wants */
 
 static ngx_inline u_char *
@@ -873,64 +820,3 @@ ngx_otel_otlp_fixed32(u_char *p, uint32_t n)
 }
 
 
-/*
- * The length of the well-formed UTF-8 sequence that starts at p with a
- * byte of 0x80 or above, or 0 if there is none (RFC 3629, section 4).
- */
-
-static size_t
-ngx_otel_otlp_utf8_len(u_char *p, u_char *last)
-{
-    size_t  i, n;
-    u_char  c, lo, hi;
-
-    c = *p;
-    lo = 0x80;
-    hi = 0xbf;
-
-    if (c < 0xc2) {
-        return 0;
-
-    } else if (c < 0xe0) {
-        n = 2;
-
-    } else if (c < 0xf0) {
-        n = 3;
-
-        if (c == 0xe0) {
-            lo = 0xa0;
-
-        } else if (c == 0xed) {
-            hi = 0x9f;
-        }
-
-    } else if (c < 0xf5) {
-        n = 4;
-
-        if (c == 0xf0) {
-            lo = 0x90;
-
-        } else if (c == 0xf4) {
-            hi = 0x8f;
-        }
-
-    } else {
-        return 0;
-    }
-
-    if ((size_t) (last - p) < n) {
-        return 0;
-    }
-
-    if (p[1] < lo || p[1] > hi) {
-        return 0;
-    }
-
-    for (i = 2; i < n; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf) {
-            return 0;
-        }
-    }
-
-    return n;
-}

@@ -286,3 +286,65 @@ ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
         p += len16;
     }
 }
+
+/*
+ * The length of the well-formed UTF-8 sequence that starts at p with a
+ * byte of 0x80 or above, or 0 if there is none (RFC 3629, section 4).
+ */
+
+size_t
+ngx_otel_utf8_len(u_char *p, u_char *last)
+{
+    size_t  i, n;
+    u_char  c, lo, hi;
+
+    c = *p;
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c < 0xc2) {
+        return 0;
+
+    } else if (c < 0xe0) {
+        n = 2;
+
+    } else if (c < 0xf0) {
+        n = 3;
+
+        if (c == 0xe0) {
+            lo = 0xa0;
+
+        } else if (c == 0xed) {
+            hi = 0x9f;
+        }
+
+    } else if (c < 0xf5) {
+        n = 4;
+
+        if (c == 0xf0) {
+            lo = 0x90;
+
+        } else if (c == 0xf4) {
+            hi = 0x8f;
+        }
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n) {
+        return 0;
+    }
+
+    if (p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+
+    return n;
+}

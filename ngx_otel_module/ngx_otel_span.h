@@ -168,6 +168,12 @@ ngx_otel_cpymem(u_char *dst, u_char *src, size_t len)
 }
 
 
+/*
+ * The length of the well-formed UTF-8 sequence at p (a byte of 0x80 or
+ * above), 0 if there is none: the encoders replace such bytes with U+FFFD.
+ */
+size_t ngx_otel_utf8_len(u_char *p, u_char *last);
+
 size_t ngx_otel_span_record_size(ngx_otel_span_t *span);
 
 /*
