@@ -28,52 +28,8 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('protoc')
-	->write_file_expand('nginx.conf', <<'EOF');
-
-%%TEST_GLOBALS%%
-
-daemon off;
-worker_processes 2;
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    error_log %%TESTDIR%%/error.log info;
-
-    log_format took '$status $request_uri';
-    access_log %%TESTDIR%%/took.log took;
-
-    otel_exporter {
-        endpoint http://127.0.0.1:8082;
-        protocol http/protobuf;
-        interval 100ms;
-        batch_size 200;
-        batch_count 2;
-        timeout 10s;
-    }
-
-    server {
-        listen       127.0.0.1:8080;
-        server_name  localhost;
-
-        otel_trace on;
-
-        location / {
-            return 200 "ok\n";
-        }
-
-        location /status {
-            otel_trace off;
-            access_log off;
-            otel_status;
-        }
-    }
-}
-
-EOF
+	->write_file_expand('nginx.conf',
+		fault_conf(batch_size => 200, timeout => '10s', took_log => 1));
 
 $t->run_daemon(\&collector, port(8082), $t->testdir());
 $t->waitforsocket('127.0.0.1:' . port(8082)) or die "no collector";

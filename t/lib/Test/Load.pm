@@ -36,7 +36,7 @@ use strict;
 
 use base qw/ Exporter /;
 
-our @EXPORT = qw/ load load_start load_wait workers old_workers
+our @EXPORT = qw/ fault_conf load load_start load_wait workers old_workers
 	wait_old_workers workers_rss memory_ok sanitized master_pid fault_note /;
 
 use IO::Socket::INET;
@@ -51,6 +51,68 @@ use Test::Nginx qw//;
 # options: clients (4), requests (250 each), uri ("/load": the requests go
 # to URI/CLIENT/N), headers (extra raw lines, "\r\n" each), pause (seconds
 # between two requests of a client), port (the test's 8080)
+
+# the nginx.conf of the fault tests: two workers tracing "return 200",
+# exporting over http/protobuf to a collector on 127.0.0.1:8082, and
+# otel_status on /status; the exporter's timeout, batch_size and zone_size
+# vary, and "took_log" logs the requests nginx took (for a quit)
+
+sub fault_conf {
+	my (%o) = @_;
+
+	my $exporter = join '', map { "        $_ $o{$_};\n" }
+		grep { defined $o{$_} } qw/ batch_size batch_count timeout
+		zone_size /;
+
+	my ($log, $status_log) = $o{took_log}
+		? ("\n    log_format took '\$status \$request_uri';\n"
+			. "    access_log %%TESTDIR%%/took.log took;\n",
+			"            access_log off;\n")
+		: ("    access_log off;\n", '');
+
+	$exporter =~ s/(batch_size [^\n]*\n)/$1        batch_count 2;\n/
+		unless defined $o{batch_count};
+
+	return <<"EOF";
+
+%%TEST_GLOBALS%%
+
+daemon off;
+worker_processes 2;
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    error_log %%TESTDIR%%/error.log info;
+$log
+    otel_exporter {
+        endpoint http://127.0.0.1:8082;
+        protocol http/protobuf;
+        interval 100ms;
+$exporter    }
+
+    server {
+        listen       127.0.0.1:8080;
+        server_name  localhost;
+
+        otel_trace on;
+
+        location / {
+            return 200 "ok\\n";
+        }
+
+        location /status {
+            otel_trace off;
+            otel_status;
+$status_log        }
+    }
+}
+
+EOF
+}
 
 sub load_start {
 	my ($t, %opts) = @_;
