@@ -65,7 +65,6 @@ typedef struct {
 static ngx_int_t ngx_http_otel_start_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otel_rewrite_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otel_log_handler(ngx_http_request_t *r);
-static ngx_http_otel_ctx_t *ngx_http_otel_find_ctx(ngx_http_request_t *r);
 static ngx_http_otel_ctx_t *ngx_http_otel_create_ctx(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_otel_init_ctx(ngx_http_request_t *r,
     ngx_http_otel_ctx_t *ctx, ngx_http_otel_headers_t *hs);
@@ -79,7 +78,7 @@ static ngx_uint_t ngx_http_otel_sample(ngx_http_otel_ctx_t *ctx,
     ngx_http_otel_loc_conf_t *olcf);
 static ngx_int_t ngx_http_otel_inject(ngx_http_request_t *r,
     ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf,
-    ngx_http_otel_headers_t *hs);
+    ngx_http_otel_headers_t *hs, u_char *span_id);
 static ngx_uint_t ngx_http_otel_prop_listed(ngx_http_otel_loc_conf_t *olcf,
     ngx_uint_t prop);
 static ngx_int_t ngx_http_otel_set_header(ngx_http_request_t *r,
@@ -87,14 +86,12 @@ static ngx_int_t ngx_http_otel_set_header(ngx_http_request_t *r,
 static ngx_int_t ngx_http_otel_remove_headers(ngx_http_request_t *r,
     ngx_http_otel_headers_t *hs, ngx_uint_t *remove);
 static void ngx_http_otel_end_span(ngx_http_request_t *r,
-    ngx_http_otel_ctx_t *ctx, ngx_otel_exporter_conf_t *ecf);
+    ngx_http_otel_ctx_t *ctx);
 static ngx_uint_t ngx_http_otel_span_attrs(ngx_http_request_t *r,
     ngx_otel_attr_t *attrs, ngx_uint_t status, ngx_uint_t standard);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
     ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_str_t *name);
-static ngx_uint_t ngx_http_otel_method_known(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otel_port(u_char *p, u_char *last);
-static uint64_t ngx_http_otel_now(void);
 
 
 static ngx_str_t  ngx_http_otel_header_names[] = {
@@ -163,6 +160,10 @@ ngx_http_otel_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
+    if (omcf->upstream_span && ngx_http_otel_upstream_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -220,15 +221,24 @@ ngx_http_otel_start_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
 {
+    u_char                    *span_id;
     ngx_http_otel_ctx_t       *ctx;
+    ngx_http_otel_client_t    *client;
     ngx_http_otel_headers_t    hs, *scanned;
     ngx_http_otel_loc_conf_t  *olcf;
 
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
     if (r != r->main) {
+
+        /* a subrequest's upstream gets a CLIENT span of its own */
+
+        if (olcf->upstream_span) {
+            return ngx_http_otel_upstream_subrequest(r);
+        }
+
         return NGX_DECLINED;
     }
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
     ctx = ngx_http_otel_find_ctx(r);
 
@@ -290,8 +300,24 @@ ngx_http_otel_rewrite_handler(ngx_http_request_t *r)
         ngx_http_otel_decide(r, ctx);
     }
 
+    span_id = ctx->span_id;
+
+    /* the upstream's span is then the CLIENT span's child */
+
+    if (olcf->upstream_span
+        && ctx->traced
+        && (ctx->flags & NGX_OTEL_FLAG_SAMPLED))
+    {
+        client = ngx_http_otel_client_create(r, ctx);
+        if (client == NULL) {
+            return NGX_ERROR;
+        }
+
+        span_id = client->span_id;
+    }
+
     if ((olcf->trace_context & NGX_HTTP_OTEL_CONTEXT_INJECT)
-        && ngx_http_otel_inject(r, ctx, olcf, scanned) != NGX_OK)
+        && ngx_http_otel_inject(r, ctx, olcf, scanned, span_id) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -352,7 +378,11 @@ ngx_http_otel_log_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ngx_http_otel_end_span(r, ctx, omcf->exporter);
+    if (ctx->clients) {
+        ngx_http_otel_upstream_export(r, ctx);
+    }
+
+    ngx_http_otel_end_span(r, ctx);
 
     return NGX_DECLINED;
 }
@@ -388,7 +418,7 @@ ngx_http_otel_get_ctx(ngx_http_request_t *r)
  * of its pool cleanup, where it is found again.
  */
 
-static ngx_http_otel_ctx_t *
+ngx_http_otel_ctx_t *
 ngx_http_otel_find_ctx(ngx_http_request_t *r)
 {
     ngx_pool_cleanup_t   *cln;
@@ -766,9 +796,22 @@ ngx_http_otel_sample(ngx_http_otel_ctx_t *ctx, ngx_http_otel_loc_conf_t *olcf)
  * what the client sent in the same formats.
  */
 
+ngx_int_t
+ngx_http_otel_inject_as(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
+    u_char *span_id)
+{
+    ngx_http_otel_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+
+    return ngx_http_otel_inject(r, ctx, olcf, NULL, span_id);
+}
+
+
 static ngx_int_t
 ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
-    ngx_http_otel_loc_conf_t *olcf, ngx_http_otel_headers_t *hs)
+    ngx_http_otel_loc_conf_t *olcf, ngx_http_otel_headers_t *hs,
+    u_char *span_id)
 {
     u_char                   *p;
     ngx_uint_t                i, b3, sampled;
@@ -860,7 +903,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
                 return NGX_ERROR;
             }
 
-            ngx_otel_traceparent_format(p, ctx->trace_id, ctx->span_id,
+            ngx_otel_traceparent_format(p, ctx->trace_id, span_id,
                                         ctx->flags);
 
             if (ngx_http_otel_set_header(r, hs, NGX_HTTP_OTEL_H_TRACEPARENT,
@@ -889,7 +932,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
                 return NGX_ERROR;
             }
 
-            ngx_otel_b3_format(p, ctx->trace_id, ctx->span_id, sampled,
+            ngx_otel_b3_format(p, ctx->trace_id, span_id, sampled,
                                ctx->debug);
 
             if (ngx_http_otel_set_header(r, hs, NGX_HTTP_OTEL_H_B3,
@@ -910,7 +953,7 @@ ngx_http_otel_inject(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
             }
 
             ngx_hex_dump(p, ctx->trace_id, NGX_OTEL_TRACE_ID_LEN);
-            ngx_hex_dump(p + 2 * NGX_OTEL_TRACE_ID_LEN, ctx->span_id,
+            ngx_hex_dump(p + 2 * NGX_OTEL_TRACE_ID_LEN, span_id,
                          NGX_OTEL_SPAN_ID_LEN);
 
             if (ngx_http_otel_set_header(r, hs, NGX_HTTP_OTEL_H_B3_TRACEID,
@@ -1086,18 +1129,14 @@ ngx_http_otel_remove_headers(ngx_http_request_t *r,
 
 
 static void
-ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
-    ngx_otel_exporter_conf_t *ecf)
+ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
 {
     u_char                    *p;
-    time_t                     now;
     ngx_uint_t                 status, known, n;
     ngx_otel_span_t            span;
     ngx_otel_attr_t            attrs[NGX_OTEL_SPAN_MAX_ATTRS], encoded;
     ngx_http_otel_loc_conf_t  *olcf;
     u_char                     buf[NGX_HTTP_OTEL_ENCODED_ATTRS];
-
-    static time_t              dropped_logged;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
@@ -1145,7 +1184,26 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx,
         span.nattrs = n;
     }
 
-    if (ngx_otel_shm_push(ecf->shm_zone->data, &span) == NGX_OK) {
+    span.events.len = 0;
+    span.nevents = 0;
+
+    ngx_http_otel_push_span(r, &span);
+}
+
+
+void
+ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
+{
+    time_t                      now;
+    ngx_otel_exporter_conf_t   *ecf;
+    ngx_http_otel_main_conf_t  *omcf;
+
+    static time_t               dropped_logged;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otel_module);
+    ecf = omcf->exporter;
+
+    if (ngx_otel_shm_push(ecf->shm_zone->data, span) == NGX_OK) {
         ngx_otel_exporter_notify(ecf);
         return;
     }
@@ -1206,7 +1264,7 @@ ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
 }
 
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_otel_method_known(ngx_http_request_t *r)
 {
     ngx_uint_t  i;
@@ -1509,7 +1567,7 @@ ngx_http_otel_port(u_char *p, u_char *last)
 }
 
 
-static uint64_t
+uint64_t
 ngx_http_otel_now(void)
 {
     struct timespec  ts;

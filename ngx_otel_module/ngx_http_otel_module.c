@@ -382,6 +382,8 @@ ngx_http_otel_create_main_conf(ngx_conf_t *cf)
      *     omcf->resource_attrs = NULL;
      *     omcf->trace_file = { 0, NULL };
      *     omcf->trace_line = 0;
+     *     omcf->upstream_span = 0;
+     *     omcf->upstream_inits = { 0 };
      */
 
     return omcf;
@@ -451,6 +453,8 @@ ngx_http_otel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_otel_loc_conf_t *prev = parent;
     ngx_http_otel_loc_conf_t *conf = child;
 
+    ngx_http_otel_main_conf_t  *omcf;
+
     if (conf->trace == NGX_CONF_UNSET_UINT) {
         if (prev->trace == NGX_CONF_UNSET_UINT) {
             conf->trace = NGX_HTTP_OTEL_TRACE_OFF;
@@ -493,6 +497,11 @@ ngx_http_otel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_value(conf->upstream_span, prev->upstream_span, 0);
+
+    if (conf->upstream_span) {
+        omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otel_module);
+        omcf->upstream_span = 1;
+    }
 
     /*
      * Parents are merged before their children, and the http{} level conf

@@ -67,6 +67,12 @@ typedef struct {
     /* where the first "otel_trace" that needs an exporter was set */
     ngx_str_t                   trace_file;
     ngx_uint_t                  trace_line;
+
+    /* any "otel_upstream_span on": the balancers are wrapped */
+    ngx_uint_t                  upstream_span;
+
+    /* the upstream{} blocks' own peer.init, by their srv conf */
+    ngx_array_t                 upstream_inits;
 } ngx_http_otel_main_conf_t;
 
 
@@ -99,6 +105,29 @@ struct ngx_http_otel_loc_conf_s {
 };
 
 
+/* a CLIENT span: one request's (main or sub) exchange with its upstream */
+typedef struct ngx_http_otel_client_s  ngx_http_otel_client_t;
+
+struct ngx_http_otel_client_s {
+    ngx_http_otel_client_t     *next;
+    ngx_http_request_t         *request;
+
+    u_char                      span_id[NGX_OTEL_SPAN_ID_LEN];
+
+    uint64_t                    start;
+    uint64_t                    end;
+
+    ngx_array_t                 attempts;    /* ngx_http_otel_attempt_t */
+    ngx_uint_t                  nattempts;   /* more than kept, perhaps */
+
+    /* the upstream{} name, or host and port of "proxy_pass host:port" */
+    ngx_str_t                   upstream;
+    in_port_t                   upstream_port;
+
+    unsigned                    exported:1;
+};
+
+
 typedef struct {
     u_char                      trace_id[NGX_OTEL_TRACE_ID_LEN];
     u_char                      span_id[NGX_OTEL_SPAN_ID_LEN];
@@ -110,6 +139,9 @@ typedef struct {
     ngx_str_t                   tracestate;
 
     uint64_t                    start;
+
+    /* CLIENT spans, the main request's first, if it has one */
+    ngx_http_otel_client_t     *clients;
 
     unsigned                    has_parent:1;
     unsigned                    parent_sampled:1;
@@ -128,7 +160,25 @@ typedef struct {
 /* ngx_http_otel_handler.c */
 ngx_int_t ngx_http_otel_init(ngx_conf_t *cf);
 ngx_http_otel_ctx_t *ngx_http_otel_get_ctx(ngx_http_request_t *r);
+ngx_http_otel_ctx_t *ngx_http_otel_find_ctx(ngx_http_request_t *r);
 void ngx_http_otel_decide(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx);
+ngx_int_t ngx_http_otel_inject_as(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx, u_char *span_id);
+ngx_uint_t ngx_http_otel_method_known(ngx_http_request_t *r);
+void ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span);
+uint64_t ngx_http_otel_now(void);
+
+/* ngx_http_otel_upstream.c */
+ngx_int_t ngx_http_otel_upstream_init(ngx_conf_t *cf);
+ngx_http_otel_client_t *ngx_http_otel_client_create(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx);
+ngx_http_otel_client_t *ngx_http_otel_client_find(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx);
+ngx_int_t ngx_http_otel_upstream_subrequest(ngx_http_request_t *r);
+void ngx_http_otel_upstream_export(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx);
+u_char *ngx_http_otel_sent_span_id(ngx_http_request_t *r,
+    ngx_http_otel_ctx_t *ctx);
 
 /* ngx_http_otel_status.c */
 char *ngx_http_otel_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

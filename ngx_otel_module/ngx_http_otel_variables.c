@@ -122,12 +122,14 @@ ngx_http_otel_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_OTEL_VAR_TRACEPARENT:
-        ngx_otel_traceparent_format(p, ctx->trace_id, ctx->span_id,
+        ngx_otel_traceparent_format(p, ctx->trace_id,
+                                    ngx_http_otel_sent_span_id(r, ctx),
                                     ctx->flags);
         break;
 
     default: /* NGX_HTTP_OTEL_VAR_B3 */
-        ngx_otel_b3_format(p, ctx->trace_id, ctx->span_id,
+        ngx_otel_b3_format(p, ctx->trace_id,
+                           ngx_http_otel_sent_span_id(r, ctx),
                            ctx->flags & NGX_OTEL_FLAG_SAMPLED, ctx->debug);
         break;
     }

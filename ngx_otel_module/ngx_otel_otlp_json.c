@@ -81,6 +81,11 @@
 #define NGX_OTEL_JSON_START          ",\"startTimeUnixNano\":\""
 #define NGX_OTEL_JSON_END_TIME       "\",\"endTimeUnixNano\":\""
 #define NGX_OTEL_JSON_ATTRS          ",\"attributes\":["
+#define NGX_OTEL_JSON_EVENTS         ",\"events\":["
+#define NGX_OTEL_JSON_EVENT_TIME     "{\"timeUnixNano\":\""
+#define NGX_OTEL_JSON_EVENT_NAME     "\",\"name\":"
+#define NGX_OTEL_JSON_EVENT_ATTRS    ",\"attributes\":["
+#define NGX_OTEL_JSON_EVENT_END      "]}"
 #define NGX_OTEL_JSON_STATUS         ",\"status\":{"
 #define NGX_OTEL_JSON_STATUS_CODE    "\"code\":"
 #define NGX_OTEL_JSON_SPAN_END       "}}"
@@ -88,6 +93,8 @@
 
 static ngx_inline size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
+static size_t ngx_otel_json_events_size(ngx_otel_span_t *span);
+static u_char *ngx_otel_json_events(u_char *p, ngx_otel_span_t *span);
 static size_t ngx_otel_json_str_size(ngx_str_t *s);
 static u_char *ngx_otel_json_str(u_char *p, u_char *s, size_t len);
 static u_char *ngx_otel_json_hex(u_char *p, u_char *id, size_t len);
@@ -221,6 +228,10 @@ ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
         size += ngx_otel_json_attr_size(attr);
     }
 
+    if (span->nevents) {
+        size += ngx_otel_json_events_size(span);
+    }
+
     return size;
 }
 
@@ -293,6 +304,10 @@ ngx_otel_otlp_json_span(u_char *p, ngx_otel_span_t *span, ngx_uint_t first)
         *p++ = ']';
     }
 
+    if (span->nevents) {
+        p = ngx_otel_json_events(p, span);
+    }
+
     p = ngx_otel_json_literal(p, NGX_OTEL_JSON_STATUS);
 
     if (span->status != NGX_OTEL_STATUS_UNSET) {
@@ -315,6 +330,80 @@ u_char *
 ngx_otel_otlp_json_end(u_char *p)
 {
     return ngx_otel_json_literal(p, NGX_OTEL_JSON_END);
+}
+
+
+static size_t
+ngx_otel_json_events_size(ngx_otel_span_t *span)
+{
+    u_char            *e;
+    size_t             size;
+    ngx_uint_t         i, j;
+    ngx_otel_attr_t    attrs[NGX_OTEL_EVENT_MAX_ATTRS];
+    ngx_otel_event_t   ev;
+
+    size = sizeof(NGX_OTEL_JSON_EVENTS) - 1 + sizeof("]") - 1;
+
+    e = span->events.data;
+
+    for (i = 0; i < span->nevents; i++) {
+        e = ngx_otel_span_event_read(e, &ev, attrs);
+
+        size += sizeof(",") - 1
+                + sizeof(NGX_OTEL_JSON_EVENT_TIME) - 1 + NGX_INT64_LEN
+                + sizeof(NGX_OTEL_JSON_EVENT_NAME) - 1
+                + ngx_otel_json_str_size(&ev.name)
+                + sizeof(NGX_OTEL_JSON_EVENT_ATTRS) - 1
+                + sizeof(NGX_OTEL_JSON_EVENT_END) - 1;
+
+        for (j = 0; j < ev.nattrs; j++) {
+            size += ngx_otel_json_attr_size(&attrs[j]);
+        }
+    }
+
+    return size;
+}
+
+
+static u_char *
+ngx_otel_json_events(u_char *p, ngx_otel_span_t *span)
+{
+    u_char            *e;
+    ngx_uint_t         i, j;
+    ngx_otel_attr_t    attrs[NGX_OTEL_EVENT_MAX_ATTRS];
+    ngx_otel_event_t   ev;
+
+    p = ngx_otel_json_literal(p, NGX_OTEL_JSON_EVENTS);
+
+    e = span->events.data;
+
+    for (i = 0; i < span->nevents; i++) {
+        e = ngx_otel_span_event_read(e, &ev, attrs);
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_EVENT_TIME);
+        p = ngx_otel_json_uint(p, ev.time);
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_EVENT_NAME);
+        p = ngx_otel_json_str(p, ev.name.data, ev.name.len);
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_EVENT_ATTRS);
+
+        for (j = 0; j < ev.nattrs; j++) {
+            if (j) {
+                *p++ = ',';
+            }
+
+            p = ngx_otel_json_attr(p, &attrs[j]);
+        }
+
+        p = ngx_otel_json_literal(p, NGX_OTEL_JSON_EVENT_END);
+    }
+
+    *p++ = ']';
+
+    return p;
 }
 
 

@@ -70,6 +70,7 @@
 #define NGX_OTEL_OTLP_START                 0x39    /* start_time_... 7 */
 #define NGX_OTEL_OTLP_END                   0x41    /* end_time_... 8 */
 #define NGX_OTEL_OTLP_ATTRIBUTE             0x4a    /* attributes 9 */
+#define NGX_OTEL_OTLP_EVENT                 0x5a    /* events 11 */
 #define NGX_OTEL_OTLP_STATUS                0x7a    /* status 15 */
 #define NGX_OTEL_OTLP_FLAGS0                0x85    /* flags 16: two bytes */
 #define NGX_OTEL_OTLP_FLAGS1                0x01
@@ -79,6 +80,9 @@
 #define NGX_OTEL_OTLP_STRING_VALUE          0x0a    /* AnyValue... 1 */
 #define NGX_OTEL_OTLP_INT_VALUE             0x18    /* AnyValue... 3 */
 #define NGX_OTEL_OTLP_CODE                  0x18    /* Status.code 3 */
+#define NGX_OTEL_OTLP_EVENT_TIME            0x09    /* Event.time_... 1 */
+#define NGX_OTEL_OTLP_EVENT_NAME            0x12    /* Event.name 2 */
+#define NGX_OTEL_OTLP_EVENT_ATTRIBUTE       0x1a    /* Event.attributes 3 */
 
 /* a prepared KeyValue head: tag, length, key tag, key length, our key */
 #define NGX_OTEL_OTLP_HEAD_SIZE             32
@@ -98,6 +102,15 @@
  * takes more than two bytes
  */
 #define NGX_OTEL_OTLP_TAIL_MAX              ((2 + 1 + 10) + (2 + 4) + 8)
+
+/* an Event apart from its name and attributes: tag, length, time, tags */
+#define NGX_OTEL_OTLP_EVENT_MAX             ((1 + 3) + (1 + 8) + (1 + 3))
+
+/*
+ * An attribute takes at least 4 bytes of an event in record form: so many
+ * attributes at most in so many bytes of events
+ */
+#define ngx_otel_otlp_event_attrs_max(len)  ((len) / 4 + 1)
 
 /*
  * The most an attribute takes apart from its strings: tags and lengths of
@@ -143,6 +156,8 @@ static ngx_inline u_char *ngx_otel_otlp_short(u_char *p, u_char *last,
 static ngx_inline u_char *ngx_otel_otlp_short_key(u_char *p,
     ngx_otel_attr_t *attr, ngx_uint_t nshort);
 static u_char *ngx_otel_otlp_attr(u_char *p, ngx_otel_attr_t *attr);
+static u_char *ngx_otel_otlp_events(u_char *p, u_char *last,
+    ngx_otel_span_t *span);
 static u_char *ngx_otel_otlp_string(u_char *p, ngx_uint_t tag,
     ngx_str_t *s);
 static size_t ngx_otel_otlp_string_len(ngx_str_t *s);
@@ -183,7 +198,10 @@ ngx_otel_otlp_span_size(ngx_otel_span_t *span)
     }
 
     return NGX_OTEL_OTLP_SPAN_MAX + span->nattrs * NGX_OTEL_OTLP_ATTR_MAX
-           + NGX_OTEL_OTLP_TAIL_MAX + 3 * n;
+           + NGX_OTEL_OTLP_TAIL_MAX + 3 * n
+           + span->nevents * NGX_OTEL_OTLP_EVENT_MAX + 3 * span->events.len
+           + ngx_otel_otlp_event_attrs_max(span->events.len)
+             * NGX_OTEL_OTLP_ATTR_MAX;
 }
 
 
@@ -299,6 +317,13 @@ ngx_otel_otlp_span(u_char *p, u_char *last, ngx_otel_span_t *span)
         q = ngx_otel_otlp_attr(q, attr);
 
         roomy = 0;
+    }
+
+    if (span->nevents) {
+        q = ngx_otel_otlp_events(q, last, span);
+        if (q == NULL) {
+            return NULL;
+        }
     }
 
     v = ngx_otel_otlp_enum(span->status);
@@ -527,6 +552,79 @@ ngx_otel_otlp_attr(u_char *p, ngx_otel_attr_t *attr)
     p = ngx_otel_otlp_varint(p, vlen);
 
     return ngx_otel_otlp_string_copy(p, &attr->str, vlen);
+}
+
+
+/*
+ * Events are few (upstream attempts) and rare: each is read from its
+ * record form and written the plain way, its length in two bytes unless
+ * it needs another number of them
+ */
+
+static u_char *
+ngx_otel_otlp_events(u_char *p, u_char *last, ngx_otel_span_t *span)
+{
+    u_char            *q, *e, *tag;
+    size_t             len, n;
+    ngx_uint_t         i, j;
+    ngx_otel_attr_t    attrs[NGX_OTEL_EVENT_MAX_ATTRS];
+    ngx_otel_event_t   ev;
+
+    e = span->events.data;
+
+    for (i = 0; i < span->nevents; i++) {
+        e = ngx_otel_span_event_read(e, &ev, attrs);
+
+        n = ev.name.len;
+
+        for (j = 0; j < ev.nattrs; j++) {
+            n += attrs[j].key.len;
+
+            if (attrs[j].type != NGX_OTEL_ATTR_INT) {
+                n += attrs[j].str.len;
+            }
+        }
+
+        if ((size_t) (last - p) < NGX_OTEL_OTLP_EVENT_MAX
+                                  + ev.nattrs * NGX_OTEL_OTLP_ATTR_MAX
+                                  + NGX_OTEL_OTLP_TAIL_MAX + 3 * n)
+        {
+            return NULL;
+        }
+
+        q = p + 3;
+
+        if (ev.time) {
+            *q++ = NGX_OTEL_OTLP_EVENT_TIME;
+            q = ngx_otel_otlp_fixed64(q, ev.time);
+        }
+
+        if (ev.name.len) {
+            q = ngx_otel_otlp_string(q, NGX_OTEL_OTLP_EVENT_NAME, &ev.name);
+        }
+
+        /* a KeyValue as a span's, under the Event's tag */
+
+        for (j = 0; j < ev.nattrs; j++) {
+            tag = q;
+            q = ngx_otel_otlp_attr(q, &attrs[j]);
+            *tag = NGX_OTEL_OTLP_EVENT_ATTRIBUTE;
+        }
+
+        len = q - (p + 3);
+        n = ngx_otel_otlp_varint_len(len);
+
+        if (n != 2) {
+            ngx_memmove(p + 1 + n, p + 3, len);
+        }
+
+        *p = NGX_OTEL_OTLP_EVENT;
+        (void) ngx_otel_otlp_varint(p + 1, len);
+
+        p += 1 + n + len;
+    }
+
+    return p;
 }
 
 

@@ -19,6 +19,11 @@
  *     value length (2 bytes), value    strings
  *     value (8 bytes)                  integers
  *
+ * then the events, each as
+ *
+ *     time (8 bytes), name length (1 byte), name,
+ *     number of attributes (1 byte), the attributes as above
+ *
  * with no alignment inside: the data is only ever copied byte by byte.
  */
 
@@ -35,6 +40,8 @@
 static size_t ngx_otel_span_cut(ngx_str_t *s, size_t max);
 static ngx_inline u_char *ngx_otel_span_attr_write(u_char *p,
     ngx_otel_attr_t *attr);
+static u_char *ngx_otel_span_attrs_read(u_char *p, ngx_otel_attr_t *attrs,
+    ngx_uint_t n);
 
 
 ngx_str_t  ngx_otel_attr_names[] = {
@@ -55,6 +62,11 @@ ngx_str_t  ngx_otel_attr_names[] = {
     ngx_string("http.request.body.size"),
     ngx_string("http.response.body.size"),
     ngx_string("error.type"),
+    ngx_string("http.request.resend_count"),
+    ngx_string("nginx.upstream.name"),
+    ngx_string("nginx.upstream.connect_time_ms"),
+    ngx_string("nginx.upstream.header_time_ms"),
+    ngx_string("nginx.upstream.response_time_ms"),
     ngx_null_string
 };
 
@@ -92,6 +104,8 @@ ngx_otel_span_record_size(ngx_otel_span_t *span)
                                               NGX_OTEL_ATTR_VALUE_MAX_LEN);
         }
     }
+
+    size += span->events.len;
 
     return ngx_align(size, 8);
 }
@@ -137,7 +151,7 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
                                                  NGX_OTEL_SPAN_NAME_MAX_LEN);
     rec->tracestate_len = (uint16_t) ngx_min(span->tracestate.len,
                                              NGX_OTEL_TRACESTATE_MAX_LEN);
-    rec->reserved = 0;
+    rec->nevents = (uint16_t) span->nevents;
 
     p = (u_char *) &rec[1];
     p = ngx_otel_cpymem(p, span->name.data, rec->name_len);
@@ -158,6 +172,10 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     }
 
     rec->nattrs = (uint16_t) nattrs;
+
+    if (span->nevents) {
+        (void) ngx_cpymem(p, span->events.data, span->events.len);
+    }
 }
 
 
@@ -230,10 +248,7 @@ void
 ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     ngx_otel_attr_t *attrs)
 {
-    u_char           *p;
-    uint16_t          len16;
-    ngx_uint_t        i;
-    ngx_otel_attr_t  *attr;
+    u_char  *p;
 
     ngx_memcpy(span->trace_id, rec->trace_id, NGX_OTEL_TRACE_ID_LEN);
     ngx_memcpy(span->span_id, rec->span_id, NGX_OTEL_SPAN_ID_LEN);
@@ -257,8 +272,23 @@ ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     span->attrs = attrs;
     span->nattrs = rec->nattrs;
 
-    for (i = 0; i < rec->nattrs; i++) {
-        attr = &attrs[i];
+    p = ngx_otel_span_attrs_read(p, attrs, rec->nattrs);
+
+    /* up to the record's end: the encoders stop after nevents */
+
+    span->nevents = rec->nevents;
+    span->events.data = p;
+    span->events.len = rec->nevents ? (u_char *) rec + rec->size - p : 0;
+}
+
+
+static u_char *
+ngx_otel_span_attrs_read(u_char *p, ngx_otel_attr_t *attrs, ngx_uint_t n)
+{
+    uint16_t          len16;
+    ngx_otel_attr_t  *attr, *last;
+
+    for (attr = attrs, last = attrs + n; attr < last; attr++) {
 
         attr->id = *p++;
         attr->type = *p++;
@@ -285,7 +315,53 @@ ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
         attr->str.data = p;
         p += len16;
     }
+
+    return p;
 }
+
+
+u_char *
+ngx_otel_span_event_encode(u_char *p, u_char *last, ngx_otel_event_t *ev)
+{
+    size_t      len;
+    ngx_uint_t  n;
+
+    len = ngx_otel_span_len(&ev->name, NGX_OTEL_EVENT_NAME_MAX_LEN);
+    n = ngx_min(ev->nattrs, NGX_OTEL_EVENT_MAX_ATTRS);
+
+    if ((size_t) (last - p) < sizeof(uint64_t) + 1 + len + 1) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, &ev->time, sizeof(uint64_t));
+    p += sizeof(uint64_t);
+
+    *p++ = (u_char) len;
+    p = ngx_cpymem(p, ev->name.data, len);
+
+    *p++ = (u_char) n;
+
+    return ngx_otel_span_attrs_encode(p, last, ev->attrs, n);
+}
+
+
+u_char *
+ngx_otel_span_event_read(u_char *p, ngx_otel_event_t *ev,
+    ngx_otel_attr_t *attrs)
+{
+    ngx_memcpy(&ev->time, p, sizeof(uint64_t));
+    p += sizeof(uint64_t);
+
+    ev->name.len = *p++;
+    ev->name.data = p;
+    p += ev->name.len;
+
+    ev->nattrs = *p++;
+    ev->attrs = attrs;
+
+    return ngx_otel_span_attrs_read(p, attrs, ev->nattrs);
+}
+
 
 /*
  * The length of the well-formed UTF-8 sequence that starts at p with a

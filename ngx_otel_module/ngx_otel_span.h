@@ -36,6 +36,11 @@ typedef enum {
     NGX_OTEL_ATTR_HTTP_REQUEST_BODY_SIZE,
     NGX_OTEL_ATTR_HTTP_RESPONSE_BODY_SIZE,
     NGX_OTEL_ATTR_ERROR_TYPE,
+    NGX_OTEL_ATTR_HTTP_REQUEST_RESEND_COUNT,
+    NGX_OTEL_ATTR_NGINX_UPSTREAM_NAME,
+    NGX_OTEL_ATTR_NGINX_UPSTREAM_CONNECT_TIME,
+    NGX_OTEL_ATTR_NGINX_UPSTREAM_HEADER_TIME,
+    NGX_OTEL_ATTR_NGINX_UPSTREAM_RESPONSE_TIME,
     NGX_OTEL_ATTR_KNOWN,
     NGX_OTEL_ATTR_CUSTOM = 255
 } ngx_otel_attr_id_e;
@@ -62,6 +67,8 @@ typedef enum {
 #define NGX_OTEL_ATTR_KEY_MAX_LEN    255
 #define NGX_OTEL_SPAN_NAME_MAX_LEN   1024
 #define NGX_OTEL_SPAN_MAX_ATTRS      64
+#define NGX_OTEL_EVENT_NAME_MAX_LEN  255
+#define NGX_OTEL_EVENT_MAX_ATTRS     16
 
 
 typedef struct {
@@ -91,7 +98,19 @@ typedef struct {
 
     ngx_otel_attr_t    *attrs;
     ngx_uint_t          nattrs;
+
+    /* made by ngx_otel_span_event_encode(), read by _event_read() */
+    ngx_str_t           events;
+    ngx_uint_t          nevents;
 } ngx_otel_span_t;
+
+
+typedef struct {
+    uint64_t            time;        /* Unix time, nanoseconds */
+    ngx_str_t           name;
+    ngx_otel_attr_t    *attrs;
+    ngx_uint_t          nattrs;
+} ngx_otel_event_t;
 
 
 /* the fixed part of a span as it sits in the zone, followed by its data */
@@ -109,7 +128,7 @@ typedef struct {
     uint16_t            name_len;
     uint16_t            tracestate_len;
     uint16_t            nattrs;
-    uint16_t            reserved;
+    uint16_t            nevents;
 } ngx_otel_span_record_t;
 
 
@@ -192,6 +211,20 @@ void ngx_otel_span_record_write(ngx_otel_span_record_t *rec,
  */
 void ngx_otel_span_record_read(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, ngx_otel_attr_t *attrs);
+
+/*
+ * An event in record form in [p, last), for a span's "events"; NULL when
+ * it does not fit.  Its attributes are ints and strings only.
+ */
+u_char *ngx_otel_span_event_encode(u_char *p, u_char *last,
+    ngx_otel_event_t *ev);
+
+/*
+ * The event at p of a span's "events", its strings pointing there; attrs
+ * must hold NGX_OTEL_EVENT_MAX_ATTRS entries.  Returns the next event.
+ */
+u_char *ngx_otel_span_event_read(u_char *p, ngx_otel_event_t *ev,
+    ngx_otel_attr_t *attrs);
 
 
 #endif /* _NGX_OTEL_SPAN_H_INCLUDED_ */

@@ -45,7 +45,8 @@ EOF
 
 # every span exported so far, as hashes:
 #   traceId spanId parentSpanId traceState name kind flags start end
-#   status (code or 0), attrs (key => value), resource (key => value)
+#   status (code or 0), attrs (key => value), resource (key => value),
+#   events (a list of { time, name, attrs })
 
 sub spans {
 	my ($t, %opts) = @_;
@@ -118,6 +119,11 @@ sub _span {
 		end => $s->{endTimeUnixNano},
 		status => ($s->{status} && $s->{status}{code}) || 0,
 		attrs => _attrs($s->{attributes}),
+		events => [ map { {
+			time => $_->{timeUnixNano},
+			name => $_->{name},
+			attrs => _attrs($_->{attributes}),
+		} } @{$s->{events} || []} ],
 		resource => $res,
 		scope => $scope,
 	};
