@@ -34,6 +34,7 @@ bench_all_configs=(
     "http_protobuf  plain        otel_trace on, 100% sampled, OTLP/HTTP protobuf to a local receiver"
     "proxy_plain    proxy_plain  nginx alone, proxy_pass to a local backend"
     "proxy_prop     proxy_plain  otel_trace on + propagate, proxy_pass, file exporter"
+    "proxy_client   proxy_plain  proxy_prop + otel_upstream_span on (a CLIENT span too)"
 )
 
 # the file exporter's output for the configuration in DIR
@@ -165,6 +166,10 @@ bench_write_conf() {
                         otel_sampler traceidratio 0.1;" ;;
             proxy_prop) otel="$otel otel_trace on;
                         otel_trace_context propagate;" ;;
+            proxy_client)
+                        otel="$otel otel_trace on;
+                        otel_trace_context propagate;
+                        otel_upstream_span on;" ;;
             *)          otel="$otel otel_trace on;" ;;
         esac
     fi

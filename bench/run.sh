@@ -298,7 +298,7 @@ my %base = (
     plain => 'plain', off => 'plain', off_srv => 'plain', off_loc => 'plain',
     ratio10 => 'plain', on100 => 'plain', grpc => 'plain',
     http_protobuf => 'plain', proxy_plain => 'proxy_plain',
-    proxy_prop => 'proxy_plain',
+    proxy_prop => 'proxy_plain', proxy_client => 'proxy_plain',
 );
 
 my (%r, %all, %skip);

@@ -36,6 +36,8 @@
 
 #define NGX_HTTP_OTEL_UPSTREAM_UNSET      ((ngx_msec_t) -1)
 
+#define NGX_HTTP_OTEL_NO_STATE            ((ngx_uint_t) -1)
+
 
 typedef struct {
     ngx_http_upstream_srv_conf_t     *upstream;
@@ -342,7 +344,7 @@ ngx_http_otel_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
     a->state = (u->state && r->upstream_states)
                ? (ngx_uint_t) (u->state - (ngx_http_upstream_state_t *)
                                           r->upstream_states->elts)
-               : NGX_HTTP_OTEL_UPSTREAM_ATTEMPTS * 1024;
+               : NGX_HTTP_OTEL_NO_STATE;
     a->socklen = 0;
 
     if ((rc == NGX_OK || rc == NGX_DONE)

@@ -337,7 +337,7 @@ ngx_otel_span_event_encode(u_char *p, u_char *last, ngx_otel_event_t *ev)
     p += sizeof(uint64_t);
 
     *p++ = (u_char) len;
-    p = ngx_cpymem(p, ev->name.data, len);
+    p = ngx_otel_cpymem(p, ev->name.data, len);
 
     *p++ = (u_char) n;
 

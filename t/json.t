@@ -167,7 +167,10 @@ is_deeply([ map { $_->{key} } @{ $s->{attributes} } ], [ qw/
 	url.scheme http.route http.response.status_code server.address
 	server.port client.address network.peer.address network.peer.port
 	network.protocol.version user_agent.original http.request.body.size
-	http.response.body.size error.type app.tenant app.count app.min
+	http.response.body.size error.type http.request.resend_count
+	nginx.upstream.name nginx.upstream.connect_time_ms
+	nginx.upstream.header_time_ms nginx.upstream.response_time_ms
+	app.tenant app.count app.min
 	app.max app.empty /, "we\"ird\\key\n" ], 'attribute keys');
 
 is_deeply([ map { $_->{value} } @{ $s->{attributes} } ], [
@@ -175,7 +178,7 @@ is_deeply([ map { $_->{value} } @{ $s->{attributes} } ], [
 	{ stringValue => 'v' }, { intValue => '443' },
 	({ stringValue => 'v' }) x 2, { intValue => '54321' },
 	({ stringValue => 'v' }) x 2, { intValue => '0' },
-	{ intValue => '1234567890123' }, { stringValue => 'v' },
+	{ intValue => '1234567890123' }, ({ stringValue => 'v' }) x 6,
 	{ stringValue => 'acme' }, { intValue => '-42' },
 	{ intValue => '-9223372036854775808' },
 	{ intValue => '9223372036854775807' }, { stringValue => '' },

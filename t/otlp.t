@@ -93,14 +93,14 @@ SKIP: {
 
 skip('no protoc', 1) if system('protoc --version >/dev/null 2>&1') != 0;
 
-my @labels = qw/ root server client attrs utf8 empty big /;
+my @labels = qw/ root server client events attrs utf8 empty big /;
 push @labels, map { "kind $_" } 0 .. 5;
 push @labels, map { "random $_" } 0 .. 15;
 
 is(scalar(grep { defined $spans{$_} } @labels), scalar @labels,
 	'harness printed the spans for protoc');
 
-my %span;
+my (%span, %text);
 
 for my $label (@labels) {
 	my $body = request($spans{$label} // '');
@@ -110,7 +110,21 @@ for my $label (@labels) {
 	is(protoc('--encode', $text), $body, "$label: protoc encodes it back");
 
 	($span{$label}) = decode_body($body, 'protobuf');
+	$text{$label} = $text;
 }
+
+# span events as protoc sees them
+
+my @events = ($text{events} // '') =~ /^ {6}events \{\n(.*?)^ {6}\}\n/msg;
+
+is(scalar @events, 2, 'events: two');
+like($events[0] // '', qr/^ {8}time_unix_nano: 1700000000123500000\n {8}name: "nginx\.upstream\.attempt"\n/,
+	'events: first time and name');
+like($events[0] // '', qr/key: "network\.peer\.port"\n\s+value \{\n\s+int_value: 8081\n.*key: "error\.type"\n\s+value \{\n\s+string_value: "connection_failure"/s,
+	'events: first attributes');
+like($events[1] // '', qr/int_value: 8082\n.*key: "http\.response\.status_code"\n\s+value \{\n\s+int_value: 200\n.*key: "app\.note"\n\s+value \{\n\s+string_value: "caf\\303\\251"/s,
+	'events: second attributes');
+like($text{events} // '', qr/^ {6}status \{\n/m, 'events: before status');
 
 # one request of several spans
 
@@ -161,15 +175,17 @@ is_deeply($s->{attrs}, {}, 'client: no attributes');
 
 my @kv = attrs($spans{attrs});
 
-is_deeply([ map { $_->[0] } @kv[0 .. 16] ], [ qw/ http.request.method
+is_deeply([ map { $_->[0] } @kv[0 .. 21] ], [ qw/ http.request.method
 	http.request.method_original url.path url.query url.scheme http.route
 	http.response.status_code server.address server.port client.address
 	network.peer.address network.peer.port network.protocol.version
 	user_agent.original http.request.body.size http.response.body.size
-	error.type / ], 'attrs: known keys');
-is_deeply([ map { [ @$_[1, 2] ] } @kv[0 .. 16] ],
-	[ ([ 'string_value', 'v' ]) x 17 ], 'attrs: known values');
-is_deeply([ @kv[17 .. $#kv] ], [
+	error.type http.request.resend_count nginx.upstream.name
+	nginx.upstream.connect_time_ms nginx.upstream.header_time_ms
+	nginx.upstream.response_time_ms / ], 'attrs: known keys');
+is_deeply([ map { [ @$_[1, 2] ] } @kv[0 .. 21] ],
+	[ ([ 'string_value', 'v' ]) x 22 ], 'attrs: known values');
+is_deeply([ @kv[22 .. $#kv] ], [
 	[ 'app.tenant', 'string_value', 'acme' ],
 	[ 'app.zero', 'int_value', '0' ],
 	[ 'app.count', 'int_value', '-42' ],

@@ -51,13 +51,18 @@
 #define UNIT_BUF_SIZE      (4 * 1024 * 1024)
 #define UNIT_GUARD         64
 #define UNIT_SENTINEL      0xa5
-#define UNIT_MAX_STRS      (2 * NGX_OTEL_SPAN_MAX_ATTRS + 2)
+#define UNIT_MAX_EVENTS    8
+#define UNIT_MAX_STRS      (2 * NGX_OTEL_SPAN_MAX_ATTRS + 2                 \
+                            + UNIT_MAX_EVENTS                               \
+                              * (2 * NGX_OTEL_EVENT_MAX_ATTRS + 1))
+#define UNIT_EVENTS_SIZE   (UNIT_MAX_EVENTS * 2048)
 
 
 typedef Opentelemetry__Proto__Trace__V1__Span       unit_pb_span_t;
 typedef Opentelemetry__Proto__Trace__V1__Status     unit_pb_status_t;
 typedef Opentelemetry__Proto__Common__V1__KeyValue  unit_pb_kv_t;
 typedef Opentelemetry__Proto__Common__V1__AnyValue  unit_pb_value_t;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event  unit_pb_event_t;
 
 
 /* what one kind of check found over all spans */
@@ -267,22 +272,63 @@ unit_cstr(ngx_str_t *s, char **strs, ngx_uint_t *nstrs)
 }
 
 
+/* an attribute as protobuf-c's KeyValue */
+
+static void
+unit_kv(ngx_otel_attr_t *attr, unit_pb_kv_t *kv, unit_pb_value_t *value,
+    char **strs, ngx_uint_t *nstrs)
+{
+    opentelemetry__proto__common__v1__key_value__init(kv);
+    opentelemetry__proto__common__v1__any_value__init(value);
+
+    if (attr->id < NGX_OTEL_ATTR_KNOWN) {
+        kv->key = (char *) ngx_otel_attr_names[attr->id].data;
+
+    } else {
+        kv->key = unit_cstr(&attr->key, strs, nstrs);
+    }
+
+    if (attr->type == NGX_OTEL_ATTR_INT) {
+        value->value_case =
+            OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+        value->int_value = attr->num;
+
+    } else {
+        value->value_case =
+              OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        value->string_value = unit_cstr(&attr->str, strs, nstrs);
+    }
+
+    kv->value = value;
+}
+
+
 /* the Span that ngx_otel_otlp.c built, packed by protobuf-c */
 
 static size_t
 unit_reference(ngx_otel_span_t *span, u_char *out)
 {
+    u_char            *e;
     char              *strs[UNIT_MAX_STRS];
     size_t             len, n;
     uint32_t           flags;
     uint64_t           parent;
-    ngx_uint_t         i, nstrs;
+    ngx_uint_t         i, j, nstrs;
     unit_pb_kv_t       kvs[NGX_OTEL_SPAN_MAX_ATTRS];
     unit_pb_kv_t      *kvp[NGX_OTEL_SPAN_MAX_ATTRS];
     unit_pb_span_t     s;
-    ngx_otel_attr_t   *attr;
+    unit_pb_event_t    events[UNIT_MAX_EVENTS], *evp[UNIT_MAX_EVENTS];
+    ngx_otel_attr_t    ev_attrs[NGX_OTEL_EVENT_MAX_ATTRS];
+    ngx_otel_event_t   ev;
     unit_pb_value_t    values[NGX_OTEL_SPAN_MAX_ATTRS];
     unit_pb_status_t   status;
+
+    static unit_pb_kv_t     ev_kvs[UNIT_MAX_EVENTS]
+                                  [NGX_OTEL_EVENT_MAX_ATTRS];
+    static unit_pb_kv_t    *ev_kvp[UNIT_MAX_EVENTS]
+                                  [NGX_OTEL_EVENT_MAX_ATTRS];
+    static unit_pb_value_t  ev_values[UNIT_MAX_EVENTS]
+                                     [NGX_OTEL_EVENT_MAX_ATTRS];
 
     nstrs = 0;
 
@@ -322,35 +368,41 @@ unit_reference(ngx_otel_span_t *span, u_char *out)
     s.end_time_unix_nano = span->end;
 
     for (i = 0; i < span->nattrs; i++) {
-        attr = &span->attrs[i];
-
-        opentelemetry__proto__common__v1__key_value__init(&kvs[i]);
-        opentelemetry__proto__common__v1__any_value__init(&values[i]);
-
-        if (attr->id < NGX_OTEL_ATTR_KNOWN) {
-            kvs[i].key = (char *) ngx_otel_attr_names[attr->id].data;
-
-        } else {
-            kvs[i].key = unit_cstr(&attr->key, strs, &nstrs);
-        }
-
-        if (attr->type == NGX_OTEL_ATTR_INT) {
-            values[i].value_case =
-                OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-            values[i].int_value = attr->num;
-
-        } else {
-            values[i].value_case =
-              OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-            values[i].string_value = unit_cstr(&attr->str, strs, &nstrs);
-        }
-
-        kvs[i].value = &values[i];
+        unit_kv(&span->attrs[i], &kvs[i], &values[i], strs, &nstrs);
         kvp[i] = &kvs[i];
     }
 
     s.n_attributes = span->nattrs;
     s.attributes = kvp;
+
+    /* the events, from their record form */
+
+    e = span->events.data;
+
+    for (i = 0; i < span->nevents && i < UNIT_MAX_EVENTS; i++) {
+        e = ngx_otel_span_event_read(e, &ev, ev_attrs);
+
+        opentelemetry__proto__trace__v1__span__event__init(&events[i]);
+
+        events[i].time_unix_nano = ev.time;
+
+        if (ev.name.len) {
+            events[i].name = unit_cstr(&ev.name, strs, &nstrs);
+        }
+
+        for (j = 0; j < ev.nattrs; j++) {
+            unit_kv(&ev_attrs[j], &ev_kvs[i][j], &ev_values[i][j], strs,
+                    &nstrs);
+            ev_kvp[i][j] = &ev_kvs[i][j];
+        }
+
+        events[i].n_attributes = ev.nattrs;
+        events[i].attributes = ev_kvp[i];
+        evp[i] = &events[i];
+    }
+
+    s.n_events = i;
+    s.events = evp;
 
     status.code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)
                   span->status;
@@ -592,7 +644,11 @@ unit_set(ngx_str_t *s, const void *data, size_t len)
         exit(2);
     }
 
-    memcpy(p, data, len);
+    /* no data: room to fill */
+
+    if (data) {
+        memcpy(p, data, len);
+    }
 
     unit_allocs[unit_nallocs++] = p;
     s->data = p;
@@ -790,6 +846,9 @@ unit_random_int(void)
 }
 
 
+static void unit_random_events(ngx_otel_span_t *span, ngx_uint_t ascii);
+
+
 static void
 unit_random_span(ngx_otel_span_t *span, ngx_otel_attr_t *attrs,
     size_t max_value, ngx_uint_t max_attrs)
@@ -863,6 +922,75 @@ unit_random_span(ngx_otel_span_t *span, ngx_otel_attr_t *attrs,
     }
 
     span->nattrs = n;
+
+    if (unit_random() % 4 == 0) {
+        unit_random_events(span, ascii);
+    }
+}
+
+
+/* up to UNIT_MAX_EVENTS events of up to 6 attributes, in record form */
+
+static void
+unit_random_events(ngx_otel_span_t *span, ngx_uint_t ascii)
+{
+    u_char            *p, *last;
+    uint64_t           r;
+    ngx_str_t          buf;
+    ngx_uint_t         i, j;
+    ngx_otel_attr_t    attrs[NGX_OTEL_EVENT_MAX_ATTRS], *a;
+    ngx_otel_event_t   ev;
+
+    unit_set(&buf, NULL, UNIT_EVENTS_SIZE);
+
+    p = buf.data;
+    last = p + UNIT_EVENTS_SIZE;
+
+    span->nevents = unit_random() % (UNIT_MAX_EVENTS + 1);
+
+    for (i = 0; i < span->nevents; i++) {
+        r = unit_random();
+
+        ev.time = (r % 8 == 0) ? 0 : unit_random();
+        unit_random_str(&ev.name, 64, ascii);
+        ev.nattrs = (r >> 8) % 7;
+        ev.attrs = attrs;
+
+        for (j = 0; j < ev.nattrs; j++) {
+            a = &attrs[j];
+            ngx_memzero(a, sizeof(ngx_otel_attr_t));
+
+            r = unit_random();
+
+            if (r % 2) {
+                a->id = (r >> 8) % NGX_OTEL_ATTR_KNOWN;
+
+            } else {
+                a->id = NGX_OTEL_ATTR_CUSTOM;
+                unit_random_str(&a->key, 40, ascii);
+            }
+
+            if ((r >> 16) % 3 == 0) {
+                a->type = NGX_OTEL_ATTR_INT;
+                a->num = unit_random_int();
+
+            } else {
+                a->type = NGX_OTEL_ATTR_STRING;
+                unit_random_str(&a->str, 100, ascii);
+            }
+        }
+
+        p = ngx_otel_span_event_encode(p, last, &ev);
+
+        if (p == NULL) {
+            fprintf(stderr, "events do not fit in %d bytes\n",
+                    UNIT_EVENTS_SIZE);
+            exit(2);
+        }
+    }
+
+    span->events.data = buf.data;
+    span->events.len = p - buf.data;
 }
 
 
@@ -890,6 +1018,61 @@ unit_record(const char *label, ngx_otel_span_t *span)
     unit_span(label, &view, 0);
 
     free(rec);
+}
+
+
+static void
+unit_client_events(ngx_otel_span_t *span, ngx_otel_attr_t *attrs)
+{
+    u_char            *p, *last;
+    ngx_str_t          buf;
+    ngx_otel_attr_t    ev_attrs[4];
+    ngx_otel_event_t   ev;
+
+    unit_span_init(span, attrs);
+    unit_id(span->span_id, NGX_OTEL_SPAN_ID_LEN, 0xf1);
+    unit_id(span->parent_id, NGX_OTEL_SPAN_ID_LEN, 0x11);
+    unit_lit(&span->name, "GET");
+    span->kind = NGX_OTEL_SPAN_KIND_CLIENT;
+    unit_int_attr(span, NGX_OTEL_ATTR_HTTP_REQUEST_RESEND_COUNT, NULL, 1);
+    unit_str_attr(span, NGX_OTEL_ATTR_NGINX_UPSTREAM_NAME, NULL, "backend", 7);
+
+    unit_set(&buf, NULL, 1024);
+    p = buf.data;
+    last = p + 1024;
+
+    ngx_str_set(&ev.name, "nginx.upstream.attempt");
+    ev.attrs = ev_attrs;
+
+    ev.time = 1700000000123500000ULL;
+    ev.nattrs = 2;
+    ngx_memzero(ev_attrs, sizeof(ev_attrs));
+    ev_attrs[0].id = NGX_OTEL_ATTR_NETWORK_PEER_PORT;
+    ev_attrs[0].type = NGX_OTEL_ATTR_INT;
+    ev_attrs[0].num = 8081;
+    ev_attrs[1].id = NGX_OTEL_ATTR_ERROR_TYPE;
+    ev_attrs[1].type = NGX_OTEL_ATTR_STRING;
+    ngx_str_set(&ev_attrs[1].str, "connection_failure");
+    p = ngx_otel_span_event_encode(p, last, &ev);
+
+    ev.time = 1700000000123600000ULL;
+    ev.nattrs = 3;
+    ngx_memzero(ev_attrs, sizeof(ev_attrs));
+    ev_attrs[0].id = NGX_OTEL_ATTR_NETWORK_PEER_PORT;
+    ev_attrs[0].type = NGX_OTEL_ATTR_INT;
+    ev_attrs[0].num = 8082;
+    ev_attrs[1].id = NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE;
+    ev_attrs[1].type = NGX_OTEL_ATTR_INT;
+    ev_attrs[1].num = 200;
+    ev_attrs[2].id = NGX_OTEL_ATTR_CUSTOM;
+    ev_attrs[2].type = NGX_OTEL_ATTR_STRING;
+    ngx_str_set(&ev_attrs[2].key, "app.note");
+    ngx_str_set(&ev_attrs[2].str, "caf\xc3\xa9");
+    p = ngx_otel_span_event_encode(p, last, &ev);
+
+    span->events.data = buf.data;
+    span->events.len = p - buf.data;
+    span->nevents = 2;
 }
 
 
@@ -938,6 +1121,14 @@ unit_cases(void)
     span.kind = NGX_OTEL_SPAN_KIND_CLIENT;
     span.flags = 0x03;
     unit_span("client", &span, 1);
+    unit_record("client record", &span);
+
+    /* a client span with two attempts: one failed, one answered */
+
+    unit_client_events(&span, attrs);
+    unit_span("events", &span, 1);
+    unit_record("events record", &span);
+    unit_free();
 
     /* every known attribute, custom ones, integer extremes, empties */
 
