@@ -53,7 +53,7 @@ http {
 
     upstream retry {
         server 127.0.0.1:8090 max_fails=0;
-        server 127.0.0.1:8081 backup;
+        server 127.0.0.1:8087 backup;
     }
 
     upstream pool {
@@ -144,6 +144,20 @@ connection: $connection
         }
     }
 
+    # a traced backend: its own server span continues the trace
+
+    server {
+        listen       127.0.0.1:8087;
+        server_name  backend;
+
+        otel_trace on;
+        otel_trace_context extract;
+
+        location / {
+            return 200 "traceparent: $http_traceparent\n";
+        }
+    }
+
     server {
         listen       127.0.0.1:8082;
         server_name  error;
@@ -187,7 +201,7 @@ connection: $connection
 EOF
 
 $t->run_daemon(\&hang_daemon, port(8083));
-$t->run()->plan(83);
+$t->run()->plan(86);
 
 $t->waitforsocket('127.0.0.1:' . port(8083))
 	or die "Can't start the hanging daemon";
@@ -239,15 +253,25 @@ ok($e->{time} >= $client->{start} && $e->{time} <= $client->{end},
 	'plain: attempt inside the client span');
 is($server->{traceId}, $tid, 'plain: the client\'s trace continues');
 
-# a retry from a dead peer to a live one: one client span, two attempts
+# a retry from a dead peer to a live one: one client span, two attempts,
+# and the traced backend's server span is the client span's child
 
-($r, $tid, $server, $client, @clients) = request('/retry/x', 2);
+($r, $tid, $server, $client, @clients) = request('/retry/x', 3);
+my ($backend) = grep { $_->{kind} == 2 && $_->{spanId} ne $server->{spanId} }
+	grep { $_->{traceId} eq $tid } spans($t);
+$backend //= { parentSpanId => '', start => 0, end => 0 };
 
 like($r, qr/^HTTP\/1\.1 200 /, 'retry: served');
 is(scalar @clients, 1, 'retry: one client span');
+is(scalar(grep { $_->{traceId} eq $tid } spans($t)), 3,
+	'retry: gateway server, client and backend spans');
 is($client->{parentSpanId}, $server->{spanId}, 'retry: child of server');
 is(seen($r), "00-$tid-$client->{spanId}-01",
 	'retry: the backend sees the client span as parent');
+is($backend->{parentSpanId}, $client->{spanId},
+	'retry: the backend\'s span is the client span\'s child');
+ok($backend->{start} >= $client->{start} && $backend->{end} <= $client->{end},
+	'retry: the backend\'s span inside the client span');
 is(scalar @{$client->{events}}, 2, 'retry: two attempt events');
 
 my ($e1, $e2) = @{$client->{events}};
@@ -256,12 +280,12 @@ is($e1->{attrs}{'error.type'}, 'connection_failure',
 	'retry: first attempt failed to connect');
 ok(!exists $e1->{attrs}{'http.response.status_code'},
 	'retry: first attempt has no status');
-is($e2->{attrs}{'network.peer.port'}, port(8081), 'retry: second peer');
+is($e2->{attrs}{'network.peer.port'}, port(8087), 'retry: second peer');
 is($e2->{attrs}{'http.response.status_code'}, 200, 'retry: second status');
 ok(!exists $e2->{attrs}{'error.type'}, 'retry: second attempt no error');
 ok($e1->{time} <= $e2->{time}, 'retry: attempts in order');
 is($client->{attrs}{'http.request.resend_count'}, 1, 'retry: resend count');
-is($client->{attrs}{'server.port'}, port(8081), 'retry: the peer answered');
+is($client->{attrs}{'server.port'}, port(8087), 'retry: the peer answered');
 is($client->{attrs}{'http.response.status_code'}, 200, 'retry: status');
 is($client->{attrs}{'nginx.upstream.name'}, 'retry', 'retry: upstream name');
 is($client->{status}, 0, 'retry: succeeded in the end');
@@ -404,7 +428,8 @@ sub request {
 	sleep 0.2 if @spans < 2;
 	@spans = grep { $_->{traceId} eq $tid } spans($t);
 
-	my ($server) = grep { $_->{kind} == 2 } @spans;
+	my ($server) = grep { $_->{kind} == 2
+		&& $_->{parentSpanId} eq 'b7ad6b7169203331' } @spans;
 	my @clients = grep { $_->{kind} == 3 } @spans;
 
 	$server //= { spanId => '', start => 0, end => 0, attrs => {} };
