@@ -42,6 +42,9 @@
 typedef struct {
     ngx_http_upstream_srv_conf_t     *upstream;
     ngx_http_upstream_init_peer_pt    init;
+
+    /* "name", or "host:port" for "proxy_pass http://host:port" */
+    ngx_str_t                         name;
 } ngx_http_otel_upstream_init_t;
 
 
@@ -52,8 +55,8 @@ typedef struct {
     /* nginx's record of the attempt: r->upstream_states[state] */
     ngx_uint_t                        state;
 
-    ngx_sockaddr_t                    sockaddr;
-    socklen_t                         socklen;     /* 0: no peer */
+    /* as nginx names the peer: "127.0.0.1:80", "[::1]:80", "unix:/s" */
+    ngx_str_t                        *peer;        /* NULL: no peer */
 } ngx_http_otel_attempt_t;
 
 
@@ -82,7 +85,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_otel_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
-static ngx_http_upstream_init_peer_pt ngx_http_otel_upstream_original(
+static ngx_http_otel_upstream_init_t *ngx_http_otel_upstream_original(
     ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_otel_upstream_get_peer(ngx_peer_connection_t *pc,
     void *data);
@@ -106,10 +109,12 @@ static ngx_int_t ngx_http_otel_upstream_from_states(ngx_http_request_t *r,
 static void ngx_http_otel_client_export(ngx_http_otel_ctx_t *ctx,
     ngx_http_otel_client_t *client);
 static ngx_uint_t ngx_http_otel_attempt_attrs(ngx_http_otel_attempt_t *a,
-    ngx_http_upstream_state_t *state, ngx_otel_attr_t *attrs, u_char *addr,
+    ngx_http_upstream_state_t *state, ngx_otel_attr_t *attrs,
     u_char *code, ngx_uint_t timings, ngx_uint_t *failed);
 static ngx_http_upstream_state_t *ngx_http_otel_attempt_state(
     ngx_http_request_t *r, ngx_http_otel_attempt_t *a);
+static void ngx_http_otel_peer_split(ngx_str_t *name, ngx_str_t *addr,
+    ngx_int_t *port);
 static int ngx_libc_cdecl ngx_http_otel_upstream_cmp(const void *one,
     const void *two);
 
@@ -153,6 +158,20 @@ ngx_http_otel_upstream_init(ngx_conf_t *cf)
 
         ui->upstream = uscfp[i];
         ui->init = uscfp[i]->peer.init;
+        ui->name = uscfp[i]->host;
+
+        if (uscfp[i]->port) {
+            ui->name.data = ngx_pnalloc(cf->pool,
+                                        uscfp[i]->host.len + 1 + NGX_INT_T_LEN);
+            if (ui->name.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ui->name.len = ngx_sprintf(ui->name.data, "%V:%d",
+                                       &uscfp[i]->host,
+                                       (int) uscfp[i]->port)
+                           - ui->name.data;
+        }
 
         uscfp[i]->peer.init = ngx_http_otel_upstream_init_peer;
     }
@@ -179,7 +198,7 @@ ngx_http_otel_upstream_cmp(const void *one, const void *two)
 }
 
 
-static ngx_http_upstream_init_peer_pt
+static ngx_http_otel_upstream_init_t *
 ngx_http_otel_upstream_original(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
@@ -197,7 +216,7 @@ ngx_http_otel_upstream_original(ngx_http_request_t *r,
         mid = lo + (hi - lo) / 2;
 
         if (ui[mid].upstream == us) {
-            return ui[mid].init;
+            return &ui[mid];
         }
 
         if ((uintptr_t) ui[mid].upstream < (uintptr_t) us) {
@@ -220,17 +239,17 @@ ngx_http_otel_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_otel_ctx_t             *ctx;
     ngx_http_otel_peer_t            *op;
     ngx_http_otel_client_t          *client;
-    ngx_http_upstream_init_peer_pt   init;
+    ngx_http_otel_upstream_init_t   *ui;
 
-    init = ngx_http_otel_upstream_original(r, us);
+    ui = ngx_http_otel_upstream_original(r, us);
 
-    if (init == NULL) {
+    if (ui == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "otel: no balancer for upstream \"%V\"", &us->host);
         return NGX_ERROR;
     }
 
-    if (init(r, us) != NGX_OK) {
+    if (ui->init(r, us) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -298,8 +317,7 @@ ngx_http_otel_upstream_init_peer(ngx_http_request_t *r,
         client->start = ngx_http_otel_now();
     }
 
-    client->upstream = us->host;
-    client->upstream_port = us->port;
+    client->upstream = ui->name;
 
     return NGX_OK;
 }
@@ -345,15 +363,7 @@ ngx_http_otel_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
                ? (ngx_uint_t) (u->state - (ngx_http_upstream_state_t *)
                                           r->upstream_states->elts)
                : NGX_HTTP_OTEL_NO_STATE;
-    a->socklen = 0;
-
-    if ((rc == NGX_OK || rc == NGX_DONE)
-        && pc->sockaddr
-        && pc->socklen <= sizeof(ngx_sockaddr_t))
-    {
-        ngx_memcpy(&a->sockaddr, pc->sockaddr, pc->socklen);
-        a->socklen = pc->socklen;
-    }
+    a->peer = (rc == NGX_OK || rc == NGX_DONE) ? pc->name : NULL;
 
     op->current = client->attempts.nelts - 1;
 
@@ -663,7 +673,6 @@ ngx_http_otel_upstream_from_states(ngx_http_request_t *r,
 {
     uint64_t                    now, t, total;
     ngx_uint_t                  i;
-    ngx_addr_t                  addr;
     ngx_http_upstream_t        *u;
     ngx_http_otel_attempt_t    *a;
     ngx_http_upstream_state_t  *state;
@@ -722,16 +731,8 @@ ngx_http_otel_upstream_from_states(ngx_http_request_t *r,
 
         a->end = ngx_min(t, now);
         a->state = i;
-        a->socklen = 0;
 
-        if (ngx_parse_addr_port(r->pool, &addr, state[i].peer->data,
-                                state[i].peer->len)
-            == NGX_OK
-            && addr.socklen <= sizeof(ngx_sockaddr_t))
-        {
-            ngx_memcpy(&a->sockaddr, addr.sockaddr, addr.socklen);
-            a->socklen = addr.socklen;
-        }
+        a->peer = state[i].peer;
     }
 
     u = r->upstream;
@@ -758,8 +759,6 @@ ngx_http_otel_client_export(ngx_http_otel_ctx_t *ctx,
     ngx_http_request_t         *r;
     ngx_http_otel_attempt_t    *a;
     ngx_http_upstream_state_t  *state;
-    u_char                      addr[NGX_SOCKADDR_STRLEN];
-    u_char                      ev_addr[NGX_SOCKADDR_STRLEN];
     u_char                      code[NGX_INT_T_LEN];
     u_char                      ev_code[NGX_INT_T_LEN];
     u_char                      name[NGX_MAXHOSTNAMELEN + NGX_INT_T_LEN];
@@ -820,8 +819,8 @@ ngx_http_otel_client_export(ngx_http_otel_ctx_t *ctx,
     if (n) {
         state = ngx_http_otel_attempt_state(r, &a[n - 1]);
 
-        at += ngx_http_otel_attempt_attrs(&a[n - 1], state, at, addr, code,
-                                          0, &failed);
+        at += ngx_http_otel_attempt_attrs(&a[n - 1], state, at, code, 0,
+                                          &failed);
         if (failed) {
             span.status = NGX_OTEL_STATUS_ERROR;
         }
@@ -890,7 +889,7 @@ ngx_http_otel_client_export(ngx_http_otel_ctx_t *ctx,
 
         ev.time = a[i].start;
         ev.nattrs = ngx_http_otel_attempt_attrs(&a[i], state, ev_attrs,
-                                                ev_addr, ev_code, 1, &failed);
+                                                ev_code, 1, &failed);
 
         q = ngx_otel_span_event_encode(p, last, &ev);
         if (q == NULL) {
@@ -927,10 +926,9 @@ ngx_http_otel_attempt_state(ngx_http_request_t *r, ngx_http_otel_attempt_t *a)
 
 static ngx_uint_t
 ngx_http_otel_attempt_attrs(ngx_http_otel_attempt_t *a,
-    ngx_http_upstream_state_t *state, ngx_otel_attr_t *attrs, u_char *addr,
+    ngx_http_upstream_state_t *state, ngx_otel_attr_t *attrs,
     u_char *code, ngx_uint_t timings, ngx_uint_t *failed)
 {
-    size_t            len;
     ngx_int_t         port;
     ngx_str_t         error;
     ngx_otel_attr_t  *at;
@@ -939,17 +937,12 @@ ngx_http_otel_attempt_attrs(ngx_http_otel_attempt_t *a,
     *failed = 0;
     error.len = 0;
 
-    if (a->socklen) {
-        len = ngx_sock_ntop(&a->sockaddr.sockaddr, a->socklen, addr,
-                            NGX_SOCKADDR_STRLEN, 0);
+    if (a->peer) {
+        ngx_http_otel_peer_split(a->peer, &at->str, &port);
 
         at->id = NGX_OTEL_ATTR_NETWORK_PEER_ADDRESS;
         at->type = NGX_OTEL_ATTR_STRING;
-        at->str.data = addr;
-        at->str.len = len;
         at++;
-
-        port = ngx_inet_get_port(&a->sockaddr.sockaddr);
 
         if (port > 0) {
             at->id = NGX_OTEL_ATTR_NETWORK_PEER_PORT;
@@ -981,7 +974,7 @@ ngx_http_otel_attempt_attrs(ngx_http_otel_attempt_t *a,
     } else if (state->status == NGX_HTTP_GATEWAY_TIME_OUT) {
         ngx_str_set(&error, "timeout");
 
-    } else if (a->socklen == 0) {
+    } else if (a->peer == NULL) {
         ngx_str_set(&error, "no_live_upstreams");
 
     } else if (state->connect_time == NGX_HTTP_OTEL_UPSTREAM_UNSET) {
@@ -1030,4 +1023,47 @@ ngx_http_otel_attempt_attrs(ngx_http_otel_attempt_t *a,
     }
 
     return at - attrs;
+}
+
+
+/* "127.0.0.1:80", "[::1]:80", "unix:/path": the address, and the port */
+
+static void
+ngx_http_otel_peer_split(ngx_str_t *name, ngx_str_t *addr, ngx_int_t *port)
+{
+    u_char  *p, *start, *last;
+
+    start = name->data;
+    last = start + name->len;
+
+    *port = 0;
+    *addr = *name;
+
+    if (name->len > 5 && ngx_strncmp(start, "unix:", 5) == 0) {
+        addr->data += 5;
+        addr->len -= 5;
+        return;
+    }
+
+    for (p = last; p > start && p[-1] >= '0' && p[-1] <= '9'; p--) {
+        /* void */
+    }
+
+    if (p == last || p == start || p[-1] != ':' || last - p > 5) {
+        return;
+    }
+
+    *port = ngx_atoi(p, last - p);
+
+    if (*port < 1 || *port > 65535) {
+        *port = 0;
+        return;
+    }
+
+    addr->len = p - 1 - start;
+
+    if (addr->len > 2 && start[0] == '[' && start[addr->len - 1] == ']') {
+        addr->data++;
+        addr->len -= 2;
+    }
 }

@@ -123,6 +123,10 @@ http {
             return 200 "local\n";
         }
 
+        location /unix/ {
+            proxy_pass http://unix:%%TESTDIR%%/backend.sock:/;
+        }
+
         location /off/ {
             otel_upstream_span off;
             proxy_pass http://127.0.0.1:8081;
@@ -132,6 +136,7 @@ http {
     server {
         listen       127.0.0.1:8081;
         listen       127.0.0.1:8086;
+        listen       unix:%%TESTDIR%%/backend.sock;
         server_name  echo;
 
         otel_trace off;
@@ -201,7 +206,7 @@ connection: $connection
 EOF
 
 $t->run_daemon(\&hang_daemon, port(8083));
-$t->run()->plan(86);
+$t->run()->plan(89);
 
 $t->waitforsocket('127.0.0.1:' . port(8083))
 	or die "Can't start the hanging daemon";
@@ -386,6 +391,15 @@ is($client->{attrs}{'network.peer.port'}, port(8086), 'var: peer');
 is($client->{attrs}{'http.response.status_code'}, 200, 'var: status');
 ok($client->{start} >= $server->{start} && $client->{end} <= $server->{end},
 	'var: inside the server span');
+
+# a unix socket peer: its path, no port
+
+($r, $tid, $server, $client) = request('/unix/x', 2);
+
+is(seen($r), "00-$tid-$client->{spanId}-01", 'unix: parent');
+is($client->{attrs}{'network.peer.address'}, $t->testdir() . '/backend.sock',
+	'unix: the socket\'s path');
+ok(!exists $client->{attrs}{'network.peer.port'}, 'unix: no port');
 
 # no upstream: no client span; off: the server span is the parent
 
