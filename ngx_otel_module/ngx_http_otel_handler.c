@@ -1203,6 +1203,10 @@ ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otel_module);
     ecf = omcf->exporter;
 
+    if (ecf == NULL) {
+        return;
+    }
+
     if (ngx_otel_shm_push(ecf->shm_zone->data, span) == NGX_OK) {
         ngx_otel_exporter_notify(ecf);
         return;
