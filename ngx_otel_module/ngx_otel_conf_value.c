@@ -40,6 +40,7 @@ ngx_otel_endpoint_parse(ngx_str_t *value, ngx_uint_t grpc,
     ngx_otel_endpoint_t *ep, const char **err)
 {
     u_char  *p, *last;
+    size_t   i;
 
     ngx_memzero(ep, sizeof(ngx_otel_endpoint_t));
 
@@ -92,6 +93,15 @@ ngx_otel_endpoint_parse(ngx_str_t *value, ngx_uint_t grpc,
         return NGX_ERROR;
     }
 
+    /* no path: a NULL data, not to be offset */
+
+    for (i = 0; i < ep->path.len; i++) {
+        if (ep->path.data[i] < ' ' || ep->path.data[i] == 0x7f) {
+            *err = "invalid path";
+            return NGX_ERROR;
+        }
+    }
+
     if (grpc) {
         if (ep->path.len > 1) {
             *err = "a grpc endpoint cannot have a path";
@@ -116,7 +126,7 @@ static ngx_int_t
 ngx_otel_endpoint_inet(u_char *host, u_char *last, ngx_otel_endpoint_t *ep,
     const char **err)
 {
-    u_char     *port, *uri, *args;
+    u_char     *p, *port, *uri, *args;
     ngx_int_t   n;
 
     port = ngx_strlchr(host, last, ':');
@@ -155,6 +165,15 @@ ngx_otel_endpoint_inet(u_char *host, u_char *last, ngx_otel_endpoint_t *ep,
         return NGX_ERROR;
     }
 
+    /* ngx_parse_url() takes any, curl would fail on each export */
+
+    for (p = host; p < last; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            *err = "invalid host";
+            return NGX_ERROR;
+        }
+    }
+
     ep->host.data = host;
     ep->host.len = last - host;
 
@@ -168,7 +187,7 @@ static ngx_int_t
 ngx_otel_endpoint_inet6(u_char *host, u_char *last, ngx_otel_endpoint_t *ep,
     const char **err)
 {
-    u_char           *end, *port, *uri, text[NGX_INET6_ADDRSTRLEN + 1];
+    u_char           *p, *end, *port, *uri, text[NGX_INET6_ADDRSTRLEN + 1];
     size_t            len;
     ngx_int_t         n;
     struct in6_addr   addr;
@@ -213,11 +232,21 @@ ngx_otel_endpoint_inet6(u_char *host, u_char *last, ngx_otel_endpoint_t *ep,
         return NGX_ERROR;
     }
 
-    /* inet_pton() wants a C string, and no valid address is longer */
+    /*
+     * inet_pton() wants a C string, and no valid address is longer; the
+     * characters are checked first, or a '\0' would end it early
+     */
 
     if (len > NGX_INET6_ADDRSTRLEN) {
         *err = "invalid IPv6 address";
         return NGX_ERROR;
+    }
+
+    for (p = host + 1; p < end; p++) {
+        if (*p != ':' && *p != '.' && ngx_otel_hex(*p) == NGX_ERROR) {
+            *err = "invalid IPv6 address";
+            return NGX_ERROR;
+        }
     }
 
     ngx_memcpy(text, host + 1, len);
@@ -333,27 +362,48 @@ ngx_otel_prefix_caseless(u_char *p, size_t len, char *prefix)
 ngx_int_t
 ngx_otel_ratio_parse(ngx_str_t *value, double *ratio)
 {
-    u_char      *p, *last;
     double       r;
-    ngx_uint_t   dots;
+    u_char      *p, *last, *dot;
+    ngx_uint_t   one;
 
     /* strtod() alone would take "nan", "inf", "1e-1", hex and blanks */
 
-    dots = 0;
+    dot = NULL;
+    one = 0;
     last = value->data + value->len;
 
     for (p = value->data; p < last; p++) {
         if (*p == '.') {
-            dots++;
+            if (dot != NULL) {
+                return NGX_ERROR;
+            }
+
+            dot = p;
             continue;
         }
 
         if (*p < '0' || *p > '9') {
             return NGX_ERROR;
         }
+
+        /*
+         * the range is decided on the digits, not on the double:
+         * 1.00000000000000001 rounds to 1, and yet it is above
+         */
+
+        if (dot == NULL) {
+            if (one || (*p != '0' && *p != '1')) {
+                return NGX_ERROR;
+            }
+
+            one = (*p == '1');
+
+        } else if (one && *p != '0') {
+            return NGX_ERROR;
+        }
     }
 
-    if (value->len == 0 || dots > 1 || value->len == dots) {
+    if (value->len == 0 || (dot != NULL && value->len == 1)) {
         return NGX_ERROR;
     }
 

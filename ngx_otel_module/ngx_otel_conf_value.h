@@ -54,9 +54,8 @@ size_t ngx_otel_endpoint_url_len(ngx_otel_endpoint_t *ep);
 u_char *ngx_otel_endpoint_url(u_char *p, ngx_otel_endpoint_t *ep);
 
 /*
- * A sampler ratio: digits with at most one dot, from 0 to 1.  value->data
- * must be followed by a byte that is not a digit, as configuration words
- * are by their '\0', for strtod().
+ * A sampler ratio: digits with at most one dot, from 0 to 1.  The value
+ * must end in a '\0', as configuration words do: strtod() reads on.
  */
 ngx_int_t ngx_otel_ratio_parse(ngx_str_t *value, double *ratio);
 
