@@ -3,10 +3,15 @@
 # ngx_otel_module: one entry point for building, testing and the demo.
 #
 #   ./build.sh build   build build/ngx_otel_module.so against the system nginx
-#   ./build.sh test    build, then run the whole test suite (prove -r t/)
+#   ./build.sh test    build, then run the whole test suite (prove -r t/),
+#                      then the same suite again with the module built with
+#                      ASan and UBSan (test-asan); fails if either fails
 #   ./build.sh demo    build, then run the gateway demo on 127.0.0.1
+#   ./build.sh test-plain
+#                      only the first half of "test": the normal module
 #   ./build.sh test-asan
-#                      the suite with the module built with ASan and UBSan
+#                      only the second half: the module built with ASan and
+#                      UBSan in build-asan/, apart from build/
 #   ./build.sh fuzz [SECONDS]
 #                      build, then run every fuzz target SECONDS (60) each
 #   ./build.sh bench   build, then run the benchmark (bench/run.sh: wrk,
@@ -173,7 +178,7 @@ test_env() {
     export NGX_OTEL_REPO="$repo"
 }
 
-cmd_test() {
+cmd_test_plain() {
     cmd_build
     install_npm
     test_env
@@ -181,6 +186,39 @@ cmd_test() {
     log "running the test suite"
     cd "$repo"
     prove -r -j2 t/
+}
+
+# Both suites, the second even when the first fails, each in a subshell:
+# test-asan switches $build to build-asan/, and build/ keeps the normal
+# module that the demo and the next "build" use.
+cmd_test() {
+    local plain asan start=$SECONDS
+
+    # not "(...) || rc=$?": that would turn off set -e inside
+    set +e
+    (set -e; cmd_test_plain)
+    plain=$?
+    set -e
+
+    log "test suite: $( [ $plain -eq 0 ] && echo passed || echo FAILED )" \
+        "($((SECONDS - start)) s); now the same suite under ASan and UBSan"
+
+    start=$SECONDS
+    set +e
+    (set -e; cmd_test_asan)
+    asan=$?
+    set -e
+
+    log "test suite under ASan and UBSan:" \
+        "$( [ $asan -eq 0 ] && echo passed || echo FAILED )" \
+        "($((SECONDS - start)) s)"
+
+    if [ $plain -ne 0 ] || [ $asan -ne 0 ]; then
+        log "FAILED: normal suite rc=$plain, ASan/UBSan suite rc=$asan"
+        return 1
+    fi
+
+    log "both suites passed"
 }
 
 # The module built with AddressSanitizer and UndefinedBehaviorSanitizer,
@@ -264,12 +302,14 @@ cmd_demo() {
 case "${1:-}" in
     build) cmd_build ;;
     test)  cmd_test ;;
+    test-plain) cmd_test_plain ;;
     demo)  cmd_demo ;;
     fuzz)  cmd_fuzz "${2:-60}" ;;
     test-asan) cmd_test_asan ;;
     bench) cmd_bench ;;
     *)
-        echo "usage: $0 build | test | test-asan | demo | bench | fuzz [seconds]" >&2
+        echo "usage: $0 build | test | test-plain | test-asan | demo | bench" \
+             "| fuzz [seconds]" >&2
         exit 2
         ;;
 esac

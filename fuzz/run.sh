@@ -8,19 +8,22 @@
 # NGX_OTEL_NGINX_OBJS: a configured nginx tree (./build.sh build leaves one
 # in build/nginx).  New corpus entries go to build/fuzz/corpus-TARGET, the
 # seeds in fuzz/corpus/TARGET are only read; a crash leaves its input in
-# build/fuzz/ and makes the run fail.
+# build/fuzz/ and makes the run fail.  NGX_OTEL_FUZZ_OUT puts binaries,
+# logs and corpora elsewhere, so that a long run and the test suite's
+# short one (t/fuzz.t) do not share them.
 
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="$repo/build/fuzz"
+out="${NGX_OTEL_FUZZ_OUT:-$repo/build/fuzz}"
 tree="${NGX_OTEL_NGINX_OBJS:-$repo/build/nginx}"
 seconds="${1:-60}"
 shift || true
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(traceparent b3 b3multi tracestate)
+    targets=(traceparent b3 b3multi tracestate
+             endpoint ratio keyval propagators header varname)
 fi
 
 cc="${FUZZ_CC:-clang}"
@@ -37,7 +40,8 @@ for t in "${targets[@]}"; do
         -I "$tree/objs" -I "$repo/ngx_otel_module" \
         -o "$out/fuzz_$t" \
         "$repo/fuzz/fuzz_$t.c" "$repo/fuzz/fuzz_nginx.c" \
-        "$repo/ngx_otel_module/ngx_otel_trace.c"
+        "$repo/ngx_otel_module/ngx_otel_trace.c" \
+        "$repo/ngx_otel_module/ngx_otel_conf_value.c"
 
     mkdir -p "$out/corpus-$t"
 

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otel_module.h"
+#include "ngx_otel_conf_value.h"
 #include "ngx_otel_shm.h"
 
 
@@ -48,8 +49,6 @@ static char *ngx_http_otel_propagators(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otel_sampler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_otel_variable_name(ngx_str_t *value,
-    ngx_str_t *name);
 static char *ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otel_conf_enum(ngx_conf_t *cf, ngx_str_t *value,
@@ -60,7 +59,7 @@ static ngx_int_t ngx_http_otel_resource(ngx_conf_t *cf,
 static ngx_int_t ngx_http_otel_env_headers(ngx_conf_t *cf,
     ngx_otel_exporter_conf_t *ecf);
 static ngx_int_t ngx_http_otel_env_list(ngx_conf_t *cf, const char *name,
-    ngx_uint_t secret, ngx_array_t *list);
+    ngx_uint_t headers, ngx_array_t *list);
 static ngx_int_t ngx_http_otel_keyval_find(ngx_array_t *list,
     ngx_str_t *key, ngx_uint_t caseless);
 static ngx_int_t ngx_http_otel_keyval_add(ngx_array_t *list,
@@ -684,35 +683,23 @@ ngx_http_otel_exporter_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_otel_exporter_conf_t *ecf = conf;
 
-    u_char        *p;
     ngx_str_t     *value;
     ngx_keyval_t  *kv;
 
     value = cf->args->elts;
 
-    if (value[1].len == 0) {
+    if (ngx_otel_header_name_valid(&value[1]) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"header\" name \"\" in "
-                           "\"otel_exporter\"");
+                           "invalid \"header\" name \"%V\" in "
+                           "\"otel_exporter\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
-        if (*p <= ' ' || *p >= 0x7f || *p == ':') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"header\" name \"%V\" in "
-                               "\"otel_exporter\"", &value[1]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    for (p = value[2].data; p < value[2].data + value[2].len; p++) {
-        if (*p == CR || *p == LF || *p == '\0') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value of header \"%V\" in \"header\" "
-                               "of \"otel_exporter\"", &value[1]);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_otel_header_value_valid(&value[2]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value of header \"%V\" in \"header\" "
+                           "of \"otel_exporter\"", &value[1]);
+        return NGX_CONF_ERROR;
     }
 
     if (ecf->headers == NULL) {
@@ -843,30 +830,9 @@ ngx_http_otel_exporter_finish(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
         return NGX_CONF_ERROR;
     }
 
-    if (ecf->endpoint.len >= 5
-        && ngx_strncmp(ecf->endpoint.data, "file:", 5) == 0)
-    {
-        name.len = ecf->endpoint.len - 5;
-        name.data = ecf->endpoint.data + 5;
-
-        if (name.len == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"endpoint\" value \"%V\" in "
-                               "\"otel_exporter\": no file name",
-                               &ecf->endpoint);
-            return NGX_CONF_ERROR;
-        }
-
-        ecf->file = ngx_conf_open_file(cf->cycle, &name);
-        if (ecf->file == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-    } else {
-        rv = ngx_http_otel_exporter_url(cf, ecf);
-        if (rv != NGX_CONF_OK) {
-            return rv;
-        }
+    rv = ngx_http_otel_exporter_url(cf, ecf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     if (ngx_http_otel_env_headers(cf, ecf) != NGX_OK) {
@@ -894,126 +860,59 @@ ngx_http_otel_exporter_finish(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
 }
 
 
-/*
- * "host:port" means http://host:port, as in NGINX's module; the http protocols
- * get "/v1/traces" when the URL has no path; grpc always posts to the
- * TraceService/Export method, so a path there is an error.
- */
+/* the endpoint's file, or the URL curl is given (ngx_otel_conf_value.c) */
 
 static char *
 ngx_http_otel_exporter_url(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
 {
-    u_char     *p, *last;
-    size_t      skip, len;
-    ngx_str_t   path;
-    ngx_url_t   u;
+    u_char               *p;
+    const char           *err;
+    ngx_otel_endpoint_t   ep;
 
-    p = ecf->endpoint.data;
-    last = p + ecf->endpoint.len;
-
-    if (ecf->endpoint.len > 7 && ngx_strncasecmp(p, (u_char *) "http://", 7)
-                                 == 0)
+    if (ngx_otel_endpoint_parse(&ecf->endpoint,
+                                ecf->protocol == NGX_OTEL_PROTOCOL_GRPC,
+                                &ep, &err)
+        != NGX_OK)
     {
-        skip = 7;
-        ecf->tls = 0;
-
-    } else if (ecf->endpoint.len > 8
-               && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0)
-    {
-        skip = 8;
-        ecf->tls = 1;
-
-    } else if (ngx_strlchr(p, last, '/') != NULL
-               || ngx_strlchr(p, last, ':') == NULL)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"endpoint\" value \"%V\" in "
-                           "\"otel_exporter\": expected host:port, "
-                           "http://host:port[/path], https://... or file:path",
-                           &ecf->endpoint);
-        return NGX_CONF_ERROR;
-
-    } else {
-        skip = 0;
-        ecf->tls = 0;
-    }
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url.data = p + skip;
-    u.url.len = ecf->endpoint.len - skip;
-    u.default_port = ecf->tls ? 443 : 80;
-    u.uri_part = 1;
-    u.no_resolve = 1;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0) {
-        if (u.err) {
+        if (err) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid \"endpoint\" value \"%V\" in "
                                "\"otel_exporter\": %s",
-                               &ecf->endpoint, u.err);
-            return NGX_CONF_ERROR;
-        }
+                               &ecf->endpoint, err);
 
-        goto invalid;
-    }
-
-    path = u.uri;
-
-    if (path.len && path.data[0] == '?') {
-        goto invalid;
-    }
-
-    if (ecf->protocol == NGX_OTEL_PROTOCOL_GRPC) {
-        if (path.len > 1) {
+        } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid \"endpoint\" value \"%V\" in "
-                               "\"otel_exporter\": a grpc endpoint "
-                               "cannot have a path", &ecf->endpoint);
+                               "\"otel_exporter\"", &ecf->endpoint);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (ep.file.len) {
+        ecf->file = ngx_conf_open_file(cf->cycle, &ep.file);
+        if (ecf->file == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        ngx_str_set(&path,
-                 "/opentelemetry.proto.collector.trace.v1.TraceService/Export");
-
-    } else if (path.len == 0 || (path.len == 1 && path.data[0] == '/')) {
-        ngx_str_set(&path, "/v1/traces");
+        return NGX_CONF_OK;
     }
 
-    /* scheme, host (IPv6 keeps its brackets), ":", port, path, '\0' */
+    ecf->tls = ep.tls;
 
-    len = sizeof("https://") - 1 + u.host.len + 2 + sizeof(":65535") - 1
-          + path.len + 1;
+    /* curl takes a C string */
 
-    ecf->url.data = ngx_pnalloc(cf->pool, len);
+    ecf->url.len = ngx_otel_endpoint_url_len(&ep);
+
+    ecf->url.data = ngx_pnalloc(cf->pool, ecf->url.len + 1);
     if (ecf->url.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    p = ngx_sprintf(ecf->url.data, "%s://", ecf->tls ? "https" : "http");
-
-    if (u.family == AF_INET6 || ngx_strlchr(u.host.data,
-                                            u.host.data + u.host.len, ':'))
-    {
-        p = ngx_sprintf(p, "[%V]", &u.host);
-
-    } else {
-        p = ngx_cpymem(p, u.host.data, u.host.len);
-    }
-
-    p = ngx_sprintf(p, ":%d%V", (int) u.port, &path);
+    p = ngx_otel_endpoint_url(ecf->url.data, &ep);
     *p = '\0';
 
-    ecf->url.len = p - ecf->url.data;
-
     return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid \"endpoint\" value \"%V\" in "
-                       "\"otel_exporter\"", &ecf->endpoint);
-    return NGX_CONF_ERROR;
 }
 
 
@@ -1153,8 +1052,9 @@ ngx_http_otel_propagators(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_otel_loc_conf_t *olcf = conf;
 
+    ngx_int_t    rc;
     ngx_str_t   *value;
-    ngx_uint_t   i, j, p;
+    ngx_uint_t   bad;
 
     if (olcf->npropagators != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -1162,39 +1062,35 @@ ngx_http_otel_propagators(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 1; i < cf->args->nelts; i++) {
+    rc = ngx_otel_enum_list(&value[1], cf->args->nelts - 1,
+                            ngx_http_otel_propagator_values,
+                            NGX_HTTP_OTEL_PROP_MAX, olcf->propagators, &bad);
 
-        if (ngx_http_otel_conf_enum(cf, &value[i],
-                                    ngx_http_otel_propagator_values, &p)
-            != NGX_CONF_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
+    switch (rc) {
 
-        for (j = 0; j < i - 1; j++) {
-            if (olcf->propagators[j] == p) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "duplicate value \"%V\" in \"%V\" "
-                                   "directive", &value[i], &cmd->name);
-                return NGX_CONF_ERROR;
-            }
-        }
+    case NGX_OK:
+        olcf->npropagators = cf->args->nelts - 1;
+        return NGX_CONF_OK;
 
-        /* unreachable without a duplicate, kept as the array's guard */
+    case NGX_OTEL_LIST_INVALID:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive",
+                           &value[1 + bad], &cmd->name);
+        break;
 
-        if (i > NGX_HTTP_OTEL_PROP_MAX) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "too many values in \"%V\" directive",
-                               &cmd->name);
-            return NGX_CONF_ERROR;
-        }
+    case NGX_OTEL_LIST_DUPLICATE:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate value \"%V\" in \"%V\" directive",
+                           &value[1 + bad], &cmd->name);
+        break;
 
-        olcf->propagators[i - 1] = p;
+    default: /* NGX_OTEL_LIST_TOO_MANY */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many values in \"%V\" directive",
+                           &cmd->name);
     }
 
-    olcf->npropagators = cf->args->nelts - 1;
-
-    return NGX_CONF_OK;
+    return NGX_CONF_ERROR;
 }
 
 
@@ -1203,10 +1099,9 @@ ngx_http_otel_sampler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_otel_loc_conf_t *olcf = conf;
 
-    u_char      *p;
     double       ratio;
     ngx_str_t   *value;
-    ngx_uint_t   sampler, dots;
+    ngx_uint_t   sampler;
 
     if (olcf->sampler != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -1242,37 +1137,14 @@ ngx_http_otel_sampler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    /* strtod() alone would take "nan", "inf", "1e-1" and hex */
+    /* a configuration word ends in '\0', as the parser requires */
 
-    dots = 0;
+    if (ngx_otel_ratio_parse(&value[2], &ratio) == NGX_OK) {
+        olcf->sampler = sampler;
+        olcf->sampler_bound = ngx_otel_ratio_bound(ratio);
 
-    for (p = value[2].data; p < value[2].data + value[2].len; p++) {
-        if (*p == '.') {
-            dots++;
-            continue;
-        }
-
-        if (*p < '0' || *p > '9') {
-            goto invalid;
-        }
+        return NGX_CONF_OK;
     }
-
-    if (value[2].len == 0 || dots > 1 || value[2].len == dots) {
-        goto invalid;
-    }
-
-    ratio = strtod((char *) value[2].data, NULL);
-
-    if (ratio < 0.0 || ratio > 1.0) {
-        goto invalid;
-    }
-
-    olcf->sampler = sampler;
-    olcf->sampler_bound = ngx_otel_ratio_bound(ratio);
-
-    return NGX_CONF_OK;
-
-invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid ratio \"%V\" in \"%V\" directive, "
@@ -1367,7 +1239,7 @@ ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     attr->index = NGX_ERROR;
 
-    if (ngx_http_otel_variable_name(&value[2], &name) == NGX_OK) {
+    if (ngx_otel_variable_name(&value[2], &name) == NGX_OK) {
         attr->index = ngx_http_get_variable_index(cf, &name);
         if (attr->index == NGX_ERROR) {
             return NGX_CONF_ERROR;
@@ -1378,67 +1250,14 @@ ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* the name in "$name" or "${name}", NGX_DECLINED for anything else */
-
-static ngx_int_t
-ngx_http_otel_variable_name(ngx_str_t *value, ngx_str_t *name)
-{
-    u_char  *p, *last, ch;
-
-    p = value->data;
-    last = p + value->len;
-
-    if (value->len < 2 || *p++ != '$') {
-        return NGX_DECLINED;
-    }
-
-    if (*p == '{') {
-        if (last[-1] != '}') {
-            return NGX_DECLINED;
-        }
-
-        p++;
-        last--;
-    }
-
-    /* "$1": a regex capture, not a variable */
-
-    if (p == last || (*p >= '0' && *p <= '9')) {
-        return NGX_DECLINED;
-    }
-
-    name->data = p;
-    name->len = last - p;
-
-    for ( /* void */ ; p < last; p++) {
-        ch = *p;
-
-        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z')
-            || (ch >= '0' && ch <= '9') || ch == '_')
-        {
-            continue;
-        }
-
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
 static char *
 ngx_http_otel_conf_enum(ngx_conf_t *cf, ngx_str_t *value, ngx_conf_enum_t *e,
     ngx_uint_t *out)
 {
     ngx_str_t  *args;
 
-    for ( /* void */ ; e->name.len; e++) {
-        if (e->name.len == value->len
-            && ngx_strcmp(e->name.data, value->data) == 0)
-        {
-            *out = e->value;
-            return NGX_CONF_OK;
-        }
+    if (ngx_otel_enum_find(value, e, out) == NGX_OK) {
+        return NGX_CONF_OK;
     }
 
     args = cf->args->elts;
@@ -1634,16 +1453,18 @@ ngx_http_otel_env_headers(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
 /*
  * "key1=value1,key2=value2" with percent-encoded values (the W3C baggage
  * octet rules the OpenTelemetry SDKs apply).  As in the SDKs, a malformed
- * variable is ignored as a whole, with a warning.
+ * variable is ignored as a whole, with a warning; for headers, so is one
+ * with a name or a decoded value that could not be sent as a header.
  */
 
 static ngx_int_t
-ngx_http_otel_env_list(ngx_conf_t *cf, const char *name, ngx_uint_t secret,
+ngx_http_otel_env_list(ngx_conf_t *cf, const char *name, ngx_uint_t headers,
     ngx_array_t *list)
 {
     char          *env;
-    u_char        *p, *last, *item, *eq, *end, *dst, *src;
-    ngx_str_t      key, val;
+    u_char        *p, *last, *dst;
+    ngx_int_t      rc;
+    ngx_str_t      key, raw, val;
     ngx_keyval_t  *kv;
 
     env = getenv(name);
@@ -1654,58 +1475,31 @@ ngx_http_otel_env_list(ngx_conf_t *cf, const char *name, ngx_uint_t secret,
     p = (u_char *) env;
     last = p + ngx_strlen(env);
 
-    while (p < last) {
-        item = p;
-        end = ngx_strlchr(p, last, ',');
-        if (end == NULL) {
-            end = last;
+    for ( ;; ) {
+        rc = ngx_otel_keyval_next(&p, last, &key, &raw);
+
+        if (rc == NGX_DONE) {
+            return NGX_OK;
         }
 
-        p = end + 1;
-
-        eq = ngx_strlchr(item, end, '=');
-        if (eq == NULL) {
+        if (rc != NGX_OK) {
             goto invalid;
         }
 
-        key.data = item;
-        key.len = eq - item;
-
-        while (key.len && (key.data[0] == ' ' || key.data[0] == '\t')) {
-            key.data++;
-            key.len--;
-        }
-
-        while (key.len && (key.data[key.len - 1] == ' '
-                           || key.data[key.len - 1] == '\t'))
-        {
-            key.len--;
-        }
-
-        if (key.len == 0) {
-            goto invalid;
-        }
-
-        val.data = ngx_pnalloc(cf->pool, end - eq);
-        if (val.data == NULL) {
+        dst = ngx_pnalloc(cf->pool, raw.len);
+        if (dst == NULL) {
             return NGX_ERROR;
         }
 
-        dst = val.data;
-        src = eq + 1;
-
-        while (src < end && (*src == ' ' || *src == '\t')) {
-            src++;
+        if (ngx_otel_percent_decode(&raw, dst, &val) != NGX_OK) {
+            goto invalid;
         }
 
-        ngx_unescape_uri(&dst, &src, end - src, NGX_UNESCAPE_URI);
-
-        val.len = dst - val.data;
-
-        while (val.len && (val.data[val.len - 1] == ' '
-                           || val.data[val.len - 1] == '\t'))
+        if (headers
+            && (ngx_otel_header_name_valid(&key) != NGX_OK
+                || ngx_otel_header_value_valid(&val) != NGX_OK))
         {
-            val.len--;
+            goto invalid;
         }
 
         kv = ngx_array_push(list);
@@ -1722,11 +1516,9 @@ ngx_http_otel_env_list(ngx_conf_t *cf, const char *name, ngx_uint_t secret,
         kv->value = val;
     }
 
-    return NGX_OK;
-
 invalid:
 
-    if (secret) {
+    if (headers) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "ignoring malformed %s environment variable "
                            "(its value may hold credentials: not shown)",

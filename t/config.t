@@ -120,6 +120,9 @@ my @loc_directives = (
 	'otel_sampler traceidratio .5;',
 	'otel_sampler traceidratio 1.0;',
 	'otel_sampler traceidratio 0.000001;',
+	'otel_sampler traceidratio 00.5;',
+	'otel_sampler traceidratio 1.;',
+	'otel_sampler traceidratio 0.00000000000000000000000000000000000001;',
 	'otel_sampler parentbased_traceidratio 0.25;',
 	'otel_sampler parentbased_traceidratio 0;',
 	'otel_sampler parentbased_traceidratio 1;',
@@ -208,6 +211,9 @@ push @valid,
 	[ 'grpc explicit', 'endpoint localhost:4317; protocol grpc;' ],
 	[ 'file relative', 'endpoint file:spans.json;' ],
 	[ 'file absolute', "endpoint file:$dir/abs.json;" ],
+	[ 'ipv4-mapped ipv6', 'endpoint http://[::ffff:127.0.0.1]:4318;' ],
+	[ 'ipv6 without port', 'endpoint https://[2001:db8::1];' ],
+	[ 'port with leading zeros', 'endpoint http://h:04318;' ],
 );
 
 push @valid,
@@ -445,6 +451,20 @@ for my $url ('ftp://x:1', 'http://', 'https://', 'host', 'h:0', 'h:99999',
 bad_exporter('endpoint file: reason', 'endpoint file:;',
 	qr/"endpoint"[^\n]*"file:"(?![^\n]*invalid port)/);
 
+# the reasons ngx_parse_url() gave, and ours for what curl would refuse
+
+for ([ 'http://[::1', 'invalid host' ], [ 'http://[::1]x:1', 'invalid host' ],
+	[ 'http://[]:1', 'no host' ], [ 'http://:1', 'no host' ],
+	[ 'http://[::g]:1', 'invalid IPv6 address' ],
+	[ 'http://[::1]:0', 'invalid port' ], [ 'h:65536', 'invalid port' ],
+	[ 'http://unix:/tmp/otel.sock', 'invalid port' ],
+	[ 'http://a b:1', 'invalid host' ], [ 'ftp://x:1', 'expected' ])
+{
+	my ($url, $reason) = @$_;
+	bad_exporter("endpoint $url: $reason", "endpoint \"$url\";",
+		qr/"endpoint"[^\n]*"\Q$url\E"[^\n]*: \Q$reason\E/);
+}
+
 bad_exporter('grpc endpoint with a path', 'endpoint http://h:4317/v1/traces;',
 	qr/"endpoint"[^\n]*"http:\/\/h:4317\/v1\/traces"[^\n]*path/);
 bad_exporter('explicit grpc endpoint with a path',
@@ -602,7 +622,8 @@ push @invalid,
 );
 
 for my $r ('1.5', '-0.1', 'abc', 'nan', 'inf', '1e-1', '0x1', '.', '',
-	'0.5.1', '1.00001', '2')
+	'0.5.1', '1.00001', '2', '10', '01.5', '1.00000000000000000001',
+	' 0.5', '0.5 ')
 {
 	for my $s (qw/ traceidratio parentbased_traceidratio /) {
 		push @invalid, [ "$s ratio '$r'", $exporter

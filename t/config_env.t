@@ -120,7 +120,7 @@ sub unique {
 	return !grep { $seen{$_}++ } @$keys;
 }
 
-$t->plan(27);
+$t->plan(37);
 
 ###############################################################################
 
@@ -148,6 +148,13 @@ is($res->{team}, 'edge', 'OTEL_RESOURCE_ATTRIBUTES blanks trimmed');
 is($res->{note}, 'a b,c=d%', 'OTEL_RESOURCE_ATTRIBUTES percent-decoded');
 is($res->{eq}, 'x=y', 'OTEL_RESOURCE_ATTRIBUTES value with "="');
 ok(unique($keys), 'resource keys unique') or diag("@$keys");
+
+($res) = resource({
+	OTEL_RESOURCE_ATTRIBUTES => 'url=http://x/?a=b%3F, sp = a%20 ',
+});
+
+is($res->{url}, 'http://x/?a=b?', 'OTEL_RESOURCE_ATTRIBUTES "?" is data');
+is($res->{sp}, 'a ', 'OTEL_RESOURCE_ATTRIBUTES encoded blank kept');
 
 ($res) = resource({
 	OTEL_SERVICE_NAME => 'env-svc',
@@ -221,6 +228,26 @@ my $check = conf('check.json', '');
 	my ($ok, $out) = $t->check_config($check);
 	ok($ok && $out =~ /\[warn\] [^\n]*OTEL_RESOURCE_ATTRIBUTES[^\n]*"=v"/,
 		'nginx -t: empty key in OTEL_RESOURCE_ATTRIBUTES') or diag($out);
+}
+
+for my $bad ('k=50%', 'k=%4g', 'k=v%2') {
+	local $ENV{OTEL_RESOURCE_ATTRIBUTES} = "$bad,k2=v2";
+	my ($ok, $out) = $t->check_config($check);
+	ok($ok && $out =~ /\[warn\] [^\n]*OTEL_RESOURCE_ATTRIBUTES[^\n]*"\Q$bad\E/,
+		"nginx -t: malformed escape '$bad' in OTEL_RESOURCE_ATTRIBUTES")
+		or diag($out);
+}
+
+# a header that would split the request: ignored, not sent
+
+for my $bad ('x-a=b%0D%0Ainjected: 1', 'x-a=b%0A', 'x-a=%00',
+	'x a=b', 'x:a=b')
+{
+	local $ENV{OTEL_EXPORTER_OTLP_HEADERS} = "k=v,$bad";
+	my ($ok, $out) = $t->check_config($check);
+	ok($ok && $out =~ /\[warn\] [^\n]*OTEL_EXPORTER_OTLP_HEADERS/,
+		"nginx -t: OTEL_EXPORTER_OTLP_HEADERS with '$bad' ignored")
+		or diag($out);
 }
 
 {

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 
-# Tests for the client-facing parsers under libFuzzer: a short run of each
-# fuzz target (fuzz/run.sh), with AddressSanitizer and UndefinedBehavior-
-# Sanitizer.  The long runs are "./build.sh fuzz SECONDS".
+# Tests for the client-facing parsers and the parsers of directive and
+# environment values under libFuzzer: a short run of each fuzz target
+# (fuzz/run.sh), with AddressSanitizer and UndefinedBehaviorSanitizer.  The
+# long runs are "./build.sh fuzz SECONDS".
 
 ###############################################################################
 
@@ -22,7 +23,8 @@ plan(skip_all => 'NGX_OTEL_NGINX_OBJS not set') unless defined $tree;
 plan(skip_all => 'no clang') unless grep { -x "$_/clang" } split /:/,
 	$ENV{PATH};
 
-my @targets = qw/ traceparent b3 b3multi tracestate /;
+my @targets = qw/ traceparent b3 b3multi tracestate
+	endpoint ratio keyval propagators header varname /;
 
 plan(tests => scalar @targets);
 

@@ -2,9 +2,11 @@
 
 # (C) ngx_otel_module authors
 
-# Tests for the trace context code (ngx_otel_trace.c): builds the C harness
-# t/unit/trace_unit.c against a configured nginx tree and passes its TAP
-# results through.  Does not need a running nginx.
+# Tests for the trace context code (ngx_otel_trace.c) and the parsers of
+# directive and environment values (ngx_otel_conf_value.c): builds the C
+# harnesses t/unit/trace_unit.c and t/unit/conf_value_unit.c against a
+# configured nginx tree and passes their TAP results through.  Does not
+# need a running nginx.
 #
 # NGX_OTEL_NGINX_OBJS names the configured nginx source tree (the one with
 # objs/ngx_auto_config.h in it), or its objs directory.  When the compiler
@@ -41,35 +43,44 @@ my $dir = tempdir('ngx_otel_unit_XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my @incs = map { ('-I', "$tree/$_") }
 	qw(src/core src/event src/event/modules src/os/unix objs);
 
-my @srcs = ("$FindBin::Bin/unit/trace_unit.c",
-	"$FindBin::Bin/../ngx_otel_module/ngx_otel_trace.c");
+my %harnesses = (
+	trace_unit => 'ngx_otel_trace.c',
+	conf_value_unit => 'ngx_otel_conf_value.c',
+);
+
+my @srcs;
 
 push @incs, '-I', "$FindBin::Bin/../ngx_otel_module";
 
 ###############################################################################
 
-my $log = build("$dir/trace_unit", '-O1', '-Wall', '-Werror');
+for my $h (sort keys %harnesses) {
+	@srcs = ("$FindBin::Bin/unit/$h.c",
+		"$FindBin::Bin/../ngx_otel_module/$harnesses{$h}");
 
-if (defined $log) {
-	fail('harness builds');
-	diag($log);
-	done_testing();
-	exit;
-}
+	my $log = build("$dir/$h", '-O1', '-Wall', '-Werror');
 
-run("$dir/trace_unit", '');
+	if (defined $log) {
+		fail("$h: harness builds");
+		diag($log);
+		next;
+	}
 
-SKIP: {
-	$log = build("$dir/trace_unit_san", '-O1', '-g', '-Wall', '-Werror',
-		'-fsanitize=address,undefined', '-fno-sanitize-recover=all',
-		'-fno-omit-frame-pointer');
+	run("$dir/$h", "$h: ");
 
-	skip("no sanitizers: " . (split /\n/, $log)[0], 1) if defined $log;
+	SKIP: {
+		$log = build("$dir/${h}_san", '-O1', '-g', '-Wall', '-Werror',
+			'-fsanitize=address,undefined',
+			'-fno-sanitize-recover=all', '-fno-omit-frame-pointer');
 
-	local $ENV{ASAN_OPTIONS} = 'detect_leaks=0:abort_on_error=0';
-	local $ENV{UBSAN_OPTIONS} = 'print_stacktrace=1';
+		skip("no sanitizers: " . (split /\n/, $log)[0], 1)
+			if defined $log;
 
-	run("$dir/trace_unit_san", 'sanitized: ');
+		local $ENV{ASAN_OPTIONS} = 'detect_leaks=0:abort_on_error=0';
+		local $ENV{UBSAN_OPTIONS} = 'print_stacktrace=1';
+
+		run("$dir/${h}_san", "$h sanitized: ");
+	}
 }
 
 done_testing();
