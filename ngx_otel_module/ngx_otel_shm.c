@@ -450,11 +450,22 @@ ngx_otel_shm_release(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch,
 
     cl->state = NGX_OTEL_CLAIM_FREE;
 
-    for (pos = batch->start; pos < batch->end; pos += rec->size) {
-        rec = ngx_otel_shm_record(sh, pos);
+    if (batch->start == sh->head) {
 
-        if (rec->state == NGX_OTEL_RECORD_CLAIMED) {
-            rec->state = NGX_OTEL_RECORD_DONE;
+        /*
+         * the oldest batch, as usual: head passes it at once, and its
+         * records are never looked at again
+         */
+
+        sh->head = batch->end;
+
+    } else {
+        for (pos = batch->start; pos < batch->end; pos += rec->size) {
+            rec = ngx_otel_shm_record(sh, pos);
+
+            if (rec->state == NGX_OTEL_RECORD_CLAIMED) {
+                rec->state = NGX_OTEL_RECORD_DONE;
+            }
         }
     }
 
