@@ -27,8 +27,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="$repo/build"
 
-# extra compiler and linker flags of the module (the sanitizer build)
-extra_cc_opt=""
+# compiler and linker flags of the module: -O2, as Debian builds nginx
+# itself (nginx's configure alone says -O); the sanitizer build sets its own
+extra_cc_opt="-O2"
 extra_ld_opt=""
 
 apt_packages=(
@@ -121,7 +122,10 @@ configure_nginx() {
         rm -rf "$src"
         cp -a "$NGINX_SRC" "$src"
         (cd "$src" && ./configure --with-compat \
-            --add-dynamic-module="$repo" >"$build/configure.log" 2>&1) \
+            --add-dynamic-module="$repo" \
+            ${extra_cc_opt:+--with-cc-opt="$extra_cc_opt"} \
+            ${extra_ld_opt:+--with-ld-opt="$extra_ld_opt"} \
+            >"$build/configure.log" 2>&1) \
             || { tail -30 "$build/configure.log"; exit 1; }
         return
     fi
@@ -151,8 +155,9 @@ cmd_build() {
 
     local stamp="$build/nginx/objs/Makefile"
 
-    # reconfigure when config or the .proto files change
+    # reconfigure when config, the flags here or the .proto files change
     if [ ! -f "$stamp" ] || [ "$repo/config" -nt "$stamp" ] \
+        || [ "$repo/build.sh" -nt "$stamp" ] \
         || [ -n "$(find "$repo/ngx_otel_module/proto" -newer "$stamp" \
                    -name '*.proto' 2>/dev/null)" ]
     then

@@ -229,10 +229,17 @@ printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' \
 printf '|%s|%s|%s|%s|%s|%s|%s\n' ---------------- ------------ \
     -------------- ---------- ---------- ---------- --------
 
-# the export's share: ngx_otel_exporter_flush(), inclusive, per request
+# the export's share, per request: what the event loop runs of the
+# exporter, inclusive: its timer and posted run (claim, encode, write or
+# hand to libcurl, release), the final drain at exit, and libcurl's work
+# on its sockets and timer (sending, receiving, the answer's handling)
 cg_export() {   # NAME
-    awk '$4 == "ngx_otel_exporter_flush" { printf "%.0f", $2; found = 1 }
-         END { if (!found) printf "-" }' "$dir/$1/per_request"
+    awk '$4 == "ngx_otel_exporter_handler" \
+         || $4 == "ngx_otel_exporter_exit_process" \
+         || $4 == "ngx_otel_curl_event_handler" \
+         || $4 == "ngx_otel_curl_timer_handler" { sum += $2; found = 1 }
+         END { if (found) printf "%.0f", sum; else printf "-" }' \
+        "$dir/$1/per_request"
 }
 
 for name in "${configs[@]}"; do
@@ -269,10 +276,11 @@ for name in "${configs[@]}"; do
 done
 
 echo
-echo "module's: per request minus the baseline's; export: what" \
-     "ngx_otel_exporter_flush() (claim, encode, write, release) costs," \
-     "amortized per request; request: the rest (phase handlers, span" \
-     "start and end, hand-off to the zone)."
+echo "module's: per request minus the baseline's; export: what the" \
+     "exporter's timer and posted runs (claim, encode, write or send," \
+     "release) and libcurl's socket and timer events cost, amortized per" \
+     "request; request: the rest (phase handlers, span start and end," \
+     "hand-off to the zone)."
 
 # where the module's instructions go: its own functions, per request
 

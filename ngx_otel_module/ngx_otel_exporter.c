@@ -21,7 +21,9 @@
 /*
  * Every worker runs an exporter: a timer every "interval" that exports
  * all that is queued, and an early run posted by the request path when a
- * full batch is waiting and by the end of a request that freed a slot.
+ * full batch is waiting or the queued spans take half the zone (a zone
+ * smaller than two batches), and by the end of a request that freed a
+ * slot.
  *
  * A "file:" endpoint is written synchronously, a batch per line.
  *
@@ -606,7 +608,12 @@ ngx_otel_exporter_notify(ngx_otel_exporter_conf_t *ecf)
         return;
     }
 
-    if (ngx_otel_shm_pending(exp->zone) >= ecf->batch_size) {
+    /*
+     * a full batch waits, or a zone smaller than two batches fills up:
+     * its spans would be dropped long before the timer
+     */
+
+    if (ngx_otel_shm_ready(exp->zone, ecf->batch_size)) {
         ngx_post_event(&exp->run, &ngx_posted_events);
     }
 }
@@ -708,7 +715,7 @@ ngx_otel_exporter_handler(ngx_event_t *ev)
         }
 
         if (!exp->run.posted
-            && ngx_otel_shm_pending(exp->zone) >= exp->conf->batch_size)
+            && ngx_otel_shm_ready(exp->zone, exp->conf->batch_size))
         {
             ngx_post_event(&exp->run, &ngx_posted_events);
         }
@@ -724,7 +731,10 @@ ngx_otel_exporter_handler(ngx_event_t *ev)
         ngx_add_timer(&exp->timer, exp->conf->interval);
     }
 
-    /* the timer sends all that waits, a posted run full batches only */
+    /*
+     * the timer sends all that waits, a posted run full batches only, or
+     * any while the zone fills up
+     */
 
     ngx_otel_exporter_export(exp, ev == &exp->timer || exp->exiting);
 }
@@ -798,7 +808,8 @@ ngx_otel_exporter_file(ngx_otel_exporter_t *exp, ngx_otel_batch_t *batch)
 
 /*
  * Fills the free slots with claimed batches and sends them; "all" takes
- * a partial batch too, otherwise only full batches go before the timer.
+ * a partial batch too, otherwise only full batches go before the timer,
+ * or any while the zone fills up.
  */
 
 static void
@@ -820,7 +831,7 @@ ngx_otel_exporter_export(ngx_otel_exporter_t *exp, ngx_uint_t all)
             continue;
         }
 
-        if (!all && ngx_otel_shm_pending(exp->zone) < ecf->batch_size) {
+        if (!all && !ngx_otel_shm_ready(exp->zone, ecf->batch_size)) {
             break;
         }
 

@@ -97,6 +97,7 @@ static size_t ngx_otel_json_events_size(ngx_otel_span_t *span);
 static u_char *ngx_otel_json_events(u_char *p, ngx_otel_span_t *span);
 static size_t ngx_otel_json_str_size(ngx_str_t *s);
 static u_char *ngx_otel_json_str(u_char *p, u_char *s, size_t len);
+static u_char *ngx_otel_json_str_escape(u_char *p, u_char *s, u_char *last);
 static u_char *ngx_otel_json_hex(u_char *p, u_char *id, size_t len);
 static u_char *ngx_otel_json_uint(u_char *p, uint64_t n);
 static u_char *ngx_otel_json_uint32(u_char *p, uint32_t n);
@@ -487,8 +488,7 @@ ngx_otel_json_str_size(ngx_str_t *s)
 static u_char *
 ngx_otel_json_str(u_char *p, u_char *s, size_t len)
 {
-    size_t    n;
-    u_char    c, *last, *chunk;
+    u_char   *last;
     uint64_t  x, y;
 
     last = s + len;
@@ -499,7 +499,8 @@ ngx_otel_json_str(u_char *p, u_char *s, size_t len)
      * Most strings need no escaping at all: they are checked and copied a
      * word at a time, short ones in words assembled from overlapping
      * pieces; the first word that needs care sends the rest of the string
-     * to the loop below.
+     * to ngx_otel_json_str_escape(): apart, so that this part saves
+     * and restores few registers.
      */
 
     if (len >= 8) {
@@ -508,7 +509,7 @@ ngx_otel_json_str(u_char *p, u_char *s, size_t len)
             ngx_memcpy(&x, s, 8);
 
             if (ngx_otel_json_special8(x)) {
-                goto slow;
+                return ngx_otel_json_str_escape(p, s, last);
             }
 
             ngx_memcpy(p, &x, 8);
@@ -521,7 +522,7 @@ ngx_otel_json_str(u_char *p, u_char *s, size_t len)
         ngx_memcpy(&x, last - 8, 8);
 
         if (ngx_otel_json_special8(x)) {
-            goto slow;
+            return ngx_otel_json_str_escape(p, s, last);
         }
 
         p += last - s;
@@ -538,7 +539,7 @@ ngx_otel_json_str(u_char *p, u_char *s, size_t len)
         ngx_memcpy(&y, last - 4, 4);
 
         if (ngx_otel_json_special8(x | (y << 32))) {
-            goto slow;
+            return ngx_otel_json_str_escape(p, s, last);
         }
 
         ngx_memcpy(p, &x, 4);
@@ -554,7 +555,7 @@ ngx_otel_json_str(u_char *p, u_char *s, size_t len)
             | NGX_OTEL_JSON_PLAIN_FILL;
 
         if (ngx_otel_json_special8(x)) {
-            goto slow;
+            return ngx_otel_json_str_escape(p, s, last);
         }
 
         p[0] = s[0];
@@ -566,8 +567,17 @@ ngx_otel_json_str(u_char *p, u_char *s, size_t len)
     *p++ = '"';
 
     return p;
+}
 
-slow:
+
+/* the rest of a string from a word that needs care, then the quote */
+
+static u_char *
+ngx_otel_json_str_escape(u_char *p, u_char *s, u_char *last)
+{
+    size_t    n;
+    u_char    c, *chunk;
+    uint64_t  x;
 
     while (s < last) {
 

@@ -254,6 +254,34 @@ ngx_otel_shm_pending(ngx_otel_zone_ctx_t *ctx)
 }
 
 
+/*
+ * Whether an export is due before the timer: "batch" spans are queued and
+ * not yet claimed, or they take half the ring or more (a ring smaller
+ * than two batches would drop spans long before the timer).  A hint, read
+ * without the lock: claim is read before tail, and neither ever goes
+ * back, so their difference is not below zero.
+ */
+
+ngx_uint_t
+ngx_otel_shm_ready(ngx_otel_zone_ctx_t *ctx, ngx_uint_t batch)
+{
+    uint64_t           claim, tail;
+    ngx_otel_shctx_t  *sh;
+
+    sh = ctx->sh;
+
+    if (sh->pending >= batch) {
+        return 1;
+    }
+
+    claim = *(volatile uint64_t *) &sh->claim;
+    ngx_memory_barrier();
+    tail = *(volatile uint64_t *) &sh->tail;
+
+    return tail - claim >= sh->size / 2;
+}
+
+
 uint64_t
 ngx_otel_shm_tail(ngx_otel_zone_ctx_t *ctx)
 {
@@ -422,11 +450,22 @@ ngx_otel_shm_release(ngx_otel_zone_ctx_t *ctx, ngx_otel_batch_t *batch,
 
     cl->state = NGX_OTEL_CLAIM_FREE;
 
-    for (pos = batch->start; pos < batch->end; pos += rec->size) {
-        rec = ngx_otel_shm_record(sh, pos);
+    if (batch->start == sh->head) {
 
-        if (rec->state == NGX_OTEL_RECORD_CLAIMED) {
-            rec->state = NGX_OTEL_RECORD_DONE;
+        /*
+         * the oldest batch, as usual: head passes it at once, and its
+         * records are never looked at again
+         */
+
+        sh->head = batch->end;
+
+    } else {
+        for (pos = batch->start; pos < batch->end; pos += rec->size) {
+            rec = ngx_otel_shm_record(sh, pos);
+
+            if (rec->state == NGX_OTEL_RECORD_CLAIMED) {
+                rec->state = NGX_OTEL_RECORD_DONE;
+            }
         }
     }
 

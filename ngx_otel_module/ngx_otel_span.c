@@ -282,38 +282,47 @@ ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
 }
 
 
+/*
+ * The exporter's half of a span's cost is here too: the fields are read
+ * into locals first, since every store into an attribute could otherwise
+ * change the bytes that p points to (u_char aliases anything).
+ */
+
 static u_char *
 ngx_otel_span_attrs_read(u_char *p, ngx_otel_attr_t *attrs, ngx_uint_t n)
 {
     uint16_t          len16;
+    ngx_uint_t        id, type;
     ngx_otel_attr_t  *attr, *last;
 
     for (attr = attrs, last = attrs + n; attr < last; attr++) {
+        id = p[0];
+        type = p[1];
+        p += 2;
 
-        attr->id = *p++;
-        attr->type = *p++;
+        attr->id = id;
+        attr->type = type;
 
-        if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-            attr->key.len = *p++;
-            attr->key.data = p;
-            p += attr->key.len;
+        if (id == NGX_OTEL_ATTR_CUSTOM) {
+            attr->key.len = *p;
+            attr->key.data = p + 1;
+            p += 1 + attr->key.len;
 
         } else {
-            attr->key = ngx_otel_attr_names[attr->id];
+            attr->key = ngx_otel_attr_names[id];
         }
 
-        if (attr->type == NGX_OTEL_ATTR_INT) {
+        if (type == NGX_OTEL_ATTR_INT) {
             ngx_memcpy(&attr->num, p, sizeof(int64_t));
             p += sizeof(int64_t);
             continue;
         }
 
         ngx_memcpy(&len16, p, sizeof(uint16_t));
-        p += sizeof(uint16_t);
 
         attr->str.len = len16;
-        attr->str.data = p;
-        p += len16;
+        attr->str.data = p + sizeof(uint16_t);
+        p += sizeof(uint16_t) + len16;
     }
 
     return p;
