@@ -10,6 +10,7 @@
 
 #include "ngx_http_otel_module.h"
 #include "ngx_otel_shm.h"
+#include "ngx_otel_otlp.h"
 
 
 /* the request headers propagation reads and writes */
@@ -42,7 +43,6 @@ enum {
  * A span's attributes in record form, if they fit: they mostly take a few
  * hundred bytes, and the encoder checks each one only in the last 4k
  */
-#define NGX_HTTP_OTEL_ENCODED_ATTRS     8192
 
 /* the methods of ngx_http_otel_methods[] as nginx's parsers mark them */
 #define NGX_HTTP_OTEL_KNOWN_METHODS                                           \
@@ -87,8 +87,8 @@ static ngx_int_t ngx_http_otel_remove_headers(ngx_http_request_t *r,
     ngx_http_otel_headers_t *hs, ngx_uint_t *remove);
 static void ngx_http_otel_end_span(ngx_http_request_t *r,
     ngx_http_otel_ctx_t *ctx);
-static ngx_uint_t ngx_http_otel_span_attrs(ngx_http_request_t *r,
-    ngx_otel_attr_t *attrs, ngx_uint_t status, ngx_uint_t standard);
+static void ngx_http_otel_span_attrs(ngx_http_request_t *r,
+    ngx_otel_otlp_writer_t *w, ngx_uint_t status, ngx_uint_t standard);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
     ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_str_t *name);
 static ngx_int_t ngx_http_otel_port(u_char *p, u_char *last);
@@ -120,6 +120,14 @@ static u_char  *ngx_http_otel_header_lowcase[] = {
 };
 
 static ngx_uint_t  ngx_http_otel_header_hash[NGX_HTTP_OTEL_H_MAX];
+
+/*
+ * A span's attributes as the exporter sends them, made before the zone's
+ * lock is taken: room for the most a span may have, outside the stack;
+ * a worker only ever ends one span at a time.
+ */
+static u_char  ngx_http_otel_attrs_buf[
+                   ngx_otel_otlp_attrs_max(NGX_OTEL_SPAN_MAX_ATTRS)];
 
 
 /* methods of the HTTP semantic conventions; others become "_OTHER" */
@@ -153,6 +161,10 @@ ngx_http_otel_init(ngx_conf_t *cf)
                          ngx_hash_key(ngx_http_otel_header_lowcase[i],
                                       ngx_http_otel_header_names[i].len);
     }
+
+    /* the attribute heads, made once here, are the workers' by fork() */
+
+    ngx_otel_otlp_heads_init();
 
     /* the variables work without phase handlers, from a lazy context */
 
@@ -1131,12 +1143,11 @@ ngx_http_otel_remove_headers(ngx_http_request_t *r,
 static void
 ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
 {
-    u_char                    *p;
-    ngx_uint_t                 status, known, n;
+    ngx_uint_t                 status, known;
     ngx_otel_span_t            span;
-    ngx_otel_attr_t            attrs[NGX_OTEL_SPAN_MAX_ATTRS], encoded;
+    ngx_otel_attr_t            encoded;
+    ngx_otel_otlp_writer_t     w;
     ngx_http_otel_loc_conf_t  *olcf;
-    u_char                     buf[NGX_HTTP_OTEL_ENCODED_ATTRS];
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
@@ -1160,29 +1171,22 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
 
     ngx_http_otel_span_name(r, olcf, known, &span.name);
 
-    n = ngx_http_otel_span_attrs(r, attrs, status, known);
+    w.pos = ngx_http_otel_attrs_buf;
+    w.last = ngx_http_otel_attrs_buf + sizeof(ngx_http_otel_attrs_buf);
+    w.n = 0;
+    w.size = 0;
 
-    /*
-     * Encoded here, the attributes are one copy under the zone's lock
-     * instead of a walk over them to size and another to write.
-     */
+    ngx_http_otel_span_attrs(r, &w, status, known);
 
-    p = ngx_otel_span_attrs_encode(buf, buf + sizeof(buf), attrs, n);
+    encoded.id = 0;
+    encoded.type = NGX_OTEL_ATTR_ENCODED;
+    encoded.str.data = ngx_http_otel_attrs_buf;
+    encoded.str.len = w.pos ? (size_t) (w.pos - ngx_http_otel_attrs_buf) : 0;
+    encoded.key.len = w.size;
+    encoded.num = (int64_t) w.n;
 
-    if (p != NULL) {
-        encoded.id = 0;
-        encoded.type = NGX_OTEL_ATTR_ENCODED;
-        encoded.str.data = buf;
-        encoded.str.len = p - buf;
-        encoded.num = (int64_t) n;
-
-        span.attrs = &encoded;
-        span.nattrs = 1;
-
-    } else {
-        span.attrs = attrs;
-        span.nattrs = n;
-    }
+    span.attrs = &encoded;
+    span.nattrs = encoded.str.len ? 1 : 0;
 
     span.events.len = 0;
     span.nevents = 0;
@@ -1194,7 +1198,9 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
 void
 ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
 {
+    u_char                     *p;
     time_t                      now;
+    ngx_otel_attr_t             encoded;
     ngx_otel_exporter_conf_t   *ecf;
     ngx_http_otel_main_conf_t  *omcf;
 
@@ -1205,6 +1211,34 @@ ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
 
     if (ecf == NULL) {
         return;
+    }
+
+    /*
+     * Encoded here, as the exporter sends them, the attributes are one
+     * copy under the zone's lock.
+     */
+
+    if (span->nattrs
+        && !(span->nattrs == 1
+             && span->attrs[0].type == NGX_OTEL_ATTR_ENCODED))
+    {
+        p = ngx_otel_span_attrs_encode(ngx_http_otel_attrs_buf,
+                  ngx_http_otel_attrs_buf + sizeof(ngx_http_otel_attrs_buf),
+                  span->attrs, span->nattrs);
+    } else {
+        p = NULL;
+    }
+
+    if (p != NULL) {
+        encoded.id = 0;
+        encoded.type = NGX_OTEL_ATTR_ENCODED;
+        encoded.str.data = ngx_http_otel_attrs_buf;
+        encoded.str.len = p - ngx_http_otel_attrs_buf;
+        encoded.key.len = encoded.str.len;
+        encoded.num = (int64_t) ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
+
+        span->attrs = &encoded;
+        span->nattrs = encoded.str.len ? 1 : 0;
     }
 
     if (ngx_otel_shm_push(ecf->shm_zone->data, span) == NGX_OK) {
@@ -1296,45 +1330,92 @@ ngx_http_otel_method_known(ngx_http_request_t *r)
 }
 
 
-#define ngx_http_otel_attr_str(a, i, s)                                     \
-    (a)->id = i; (a)->type = NGX_OTEL_ATTR_STRING; (a)->str = s; (a)++
+/*
+ * The span's attributes, written as the exporter sends them.  Values of
+ * otel_span_attr are found first, since one that names an attribute of
+ * ours replaces it.
+ */
 
-#define ngx_http_otel_attr_int(a, i, n)                                     \
-    (a)->id = i; (a)->type = NGX_OTEL_ATTR_INT; (a)->num = n; (a)++
-
-
-static ngx_uint_t
-ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
+static void
+ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
     ngx_uint_t status, ngx_uint_t standard)
 {
     u_char                     *p, *q, *last;
     off_t                       body;
-    ngx_str_t                   s, method;
+    uint32_t                    skip;
+    ngx_str_t                   s;
     ngx_int_t                   port;
-    ngx_uint_t                  i;
-    ngx_otel_attr_t            *a, *end, *known;
+    ngx_uint_t                  i, n;
+    ngx_otel_attr_t             attr;
     ngx_connection_t           *c;
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_otel_loc_conf_t   *olcf;
     ngx_http_otel_span_attr_t  *sa;
     ngx_http_variable_value_t  *vv;
+    u_char                      code[NGX_INT_T_LEN];
+    ngx_str_t                   values[NGX_OTEL_SPAN_MAX_ATTRS];
 
-    a = attrs;
     c = r->connection;
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
-    method = r->method_name;
+    skip = 0;
+    n = 0;
 
-    if (method.len) {
+    if (olcf->span_attrs) {
+        sa = olcf->span_attrs->elts;
+        n = ngx_min(olcf->span_attrs->nelts, NGX_OTEL_SPAN_MAX_ATTRS);
+
+        for (i = 0; i < n; i++) {
+
+            if (sa[i].index != NGX_ERROR) {
+
+                /* what ngx_http_complex_value() makes of "$name", uncopied */
+
+                vv = ngx_http_get_flushed_variable(r, sa[i].index);
+
+                if (vv == NULL || vv->not_found) {
+                    values[i].len = 0;
+
+                } else {
+                    values[i].data = vv->data;
+                    values[i].len = vv->len;
+                }
+
+            } else if (ngx_http_complex_value(r, &sa[i].value, &values[i])
+                       != NGX_OK)
+            {
+                values[i].len = 0;
+            }
+
+            if (values[i].len && sa[i].id < NGX_OTEL_ATTR_KNOWN) {
+                skip |= (uint32_t) 1 << sa[i].id;
+            }
+        }
+    }
+
+#define ngx_http_otel_attr_wanted(id)  ((skip & ((uint32_t) 1 << (id))) == 0)
+
+    if (r->method_name.len) {
         if (standard) {
-            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
-                                   method);
+            if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_REQUEST_METHOD)) {
+                ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
+                                        r->method_name.data,
+                                        r->method_name.len);
+            }
 
         } else {
-            ngx_str_set(&s, "_OTHER");
-            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, s);
-            ngx_http_otel_attr_str(a,
-                                   NGX_OTEL_ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
-                                   method);
+            if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_REQUEST_METHOD)) {
+                ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
+                                        (u_char *) "_OTHER", 6);
+            }
+
+            if (ngx_http_otel_attr_wanted(
+                                  NGX_OTEL_ATTR_HTTP_REQUEST_METHOD_ORIGINAL))
+            {
+                ngx_otel_otlp_known_str(w,
+                                  NGX_OTEL_ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+                                  r->method_name.data, r->method_name.len);
+            }
         }
     }
 
@@ -1345,38 +1426,45 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
         last = p + r->unparsed_uri.len;
         q = ngx_strlchr(p, last, '?');
 
-        s.data = p;
-        s.len = (q ? q : last) - p;
-        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_URL_PATH, s);
+        if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_URL_PATH)) {
+            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_URL_PATH, p,
+                                    (q ? q : last) - p);
+        }
 
-        if (q && q + 1 < last) {
-            s.data = q + 1;
-            s.len = last - q - 1;
-            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_URL_QUERY, s);
+        if (q && q + 1 < last
+            && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_URL_QUERY))
+        {
+            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_URL_QUERY, q + 1,
+                                    last - q - 1);
         }
     }
 
+    if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_URL_SCHEME)) {
 #if (NGX_HTTP_SSL)
-    if (c->ssl) {
-        ngx_str_set(&s, "https");
-
-    } else
+        if (c->ssl) {
+            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_URL_SCHEME,
+                                    (u_char *) "https", 5);
+        } else
 #endif
-    {
-        ngx_str_set(&s, "http");
+        {
+            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_URL_SCHEME,
+                                    (u_char *) "http", 4);
+        }
     }
-
-    ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_URL_SCHEME, s);
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (clcf->name.len) {
-        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_HTTP_ROUTE, clcf->name);
+    if (clcf->name.len && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_ROUTE))
+    {
+        ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_HTTP_ROUTE, clcf->name.data,
+                                clcf->name.len);
     }
 
-    if (status) {
-        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE,
-                               (int64_t) status);
+    if (status
+        && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE))
+    {
+        ngx_otel_otlp_known_int(w, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE,
+                                (int64_t) status);
     }
 
     /* server.address and server.port: the Host header, else the socket */
@@ -1384,8 +1472,11 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
     port = 0;
 
     if (r->headers_in.server.len) {
-        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_SERVER_ADDRESS,
-                               r->headers_in.server);
+        if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_SERVER_ADDRESS)) {
+            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_SERVER_ADDRESS,
+                                    r->headers_in.server.data,
+                                    r->headers_in.server.len);
+        }
 
         if (r->headers_in.host) {
             p = r->headers_in.host->value.data;
@@ -1412,21 +1503,28 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
         }
     }
 
-    if (port > 0) {
-        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_SERVER_PORT, (int64_t) port);
+    if (port > 0 && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_SERVER_PORT)) {
+        ngx_otel_otlp_known_int(w, NGX_OTEL_ATTR_SERVER_PORT, (int64_t) port);
     }
 
     if (c->addr_text.len) {
-        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_CLIENT_ADDRESS, c->addr_text);
-        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_NETWORK_PEER_ADDRESS,
-                               c->addr_text);
+        if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_CLIENT_ADDRESS)) {
+            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_CLIENT_ADDRESS,
+                                    c->addr_text.data, c->addr_text.len);
+        }
+
+        if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_NETWORK_PEER_ADDRESS)) {
+            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_NETWORK_PEER_ADDRESS,
+                                    c->addr_text.data, c->addr_text.len);
+        }
     }
 
     port = c->sockaddr ? ngx_inet_get_port(c->sockaddr) : 0;
 
-    if (port > 0) {
-        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_NETWORK_PEER_PORT,
-                               (int64_t) port);
+    if (port > 0 && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_NETWORK_PEER_PORT))
+    {
+        ngx_otel_otlp_known_int(w, NGX_OTEL_ATTR_NETWORK_PEER_PORT,
+                                (int64_t) port);
     }
 
     switch (r->http_version) {
@@ -1452,13 +1550,19 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
         break;
     }
 
-    if (s.len) {
-        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION, s);
+    if (s.len
+        && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION))
+    {
+        ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION,
+                                s.data, s.len);
     }
 
-    if (r->headers_in.user_agent && r->headers_in.user_agent->value.len) {
-        ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_USER_AGENT_ORIGINAL,
-                               r->headers_in.user_agent->value);
+    if (r->headers_in.user_agent && r->headers_in.user_agent->value.len
+        && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_USER_AGENT_ORIGINAL))
+    {
+        ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_USER_AGENT_ORIGINAL,
+                                r->headers_in.user_agent->value.data,
+                                r->headers_in.user_agent->value.len);
     }
 
     /* a discarded body counts down content_length_n: read the header */
@@ -1473,82 +1577,48 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_attr_t *attrs,
         body = r->headers_in.content_length_n;
     }
 
-    if (body > 0) {
-        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_HTTP_REQUEST_BODY_SIZE,
-                               (int64_t) body);
+    if (body > 0
+        && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_REQUEST_BODY_SIZE))
+    {
+        ngx_otel_otlp_known_int(w, NGX_OTEL_ATTR_HTTP_REQUEST_BODY_SIZE,
+                                (int64_t) body);
     }
 
     body = c->sent - r->header_size;
 
-    if (status && body >= 0) {
-        ngx_http_otel_attr_int(a, NGX_OTEL_ATTR_HTTP_RESPONSE_BODY_SIZE,
-                               (int64_t) body);
+    if (status && body >= 0
+        && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_RESPONSE_BODY_SIZE))
+    {
+        ngx_otel_otlp_known_int(w, NGX_OTEL_ATTR_HTTP_RESPONSE_BODY_SIZE,
+                                (int64_t) body);
     }
 
-    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR && status <= 999) {
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-
-        if (p != NULL) {
-            s.data = p;
-            s.len = ngx_sprintf(p, "%ui", status) - p;
-            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_ERROR_TYPE, s);
-        }
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR && status <= 999
+        && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_ERROR_TYPE))
+    {
+        ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_ERROR_TYPE, code,
+                                ngx_sprintf(code, "%ui", status) - code);
     }
 
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
+#undef ngx_http_otel_attr_wanted
 
-    if (olcf->span_attrs == NULL) {
-        return a - attrs;
-    }
+    /* otel_span_attr, up to the most attributes a span keeps */
 
-    sa = olcf->span_attrs->elts;
-    end = attrs + NGX_OTEL_SPAN_MAX_ATTRS;
+    sa = olcf->span_attrs ? olcf->span_attrs->elts : NULL;
 
-    for (i = 0; i < olcf->span_attrs->nelts && a < end; i++) {
+    for (i = 0; i < n && w->n < NGX_OTEL_SPAN_MAX_ATTRS; i++) {
 
-        if (sa[i].index != NGX_ERROR) {
-
-            /* what ngx_http_complex_value() makes of "$name", uncopied */
-
-            vv = ngx_http_get_flushed_variable(r, sa[i].index);
-
-            if (vv == NULL || vv->not_found || vv->len == 0) {
-                continue;
-            }
-
-            s.data = vv->data;
-            s.len = vv->len;
-
-        } else if (ngx_http_complex_value(r, &sa[i].value, &s) != NGX_OK
-                   || s.len == 0)
-        {
+        if (values[i].len == 0) {
             continue;
         }
 
-        if (sa[i].id == NGX_OTEL_ATTR_CUSTOM) {
-            a->key = sa[i].name;
-            ngx_http_otel_attr_str(a, NGX_OTEL_ATTR_CUSTOM, s);
-            continue;
-        }
+        attr.id = sa[i].id;
+        attr.type = NGX_OTEL_ATTR_STRING;
+        attr.key = sa[i].name;
+        attr.str = values[i];
 
-        /* an attribute of ours, named in otel_span_attr: replace ours */
-
-        for (known = attrs; known < a; known++) {
-            if (known->id == sa[i].id) {
-                break;
-            }
-        }
-
-        if (known < a) {
-            known->type = NGX_OTEL_ATTR_STRING;
-            known->str = s;
-
-        } else {
-            ngx_http_otel_attr_str(a, sa[i].id, s);
-        }
+        ngx_otel_otlp_writer_attr(w, &attr);
     }
-
-    return a - attrs;
 }
 
 

@@ -13,6 +13,7 @@
 #include "ngx_otel_exporter.h"
 #include "ngx_otel_shm.h"
 #include "ngx_otel_otlp.h"
+#include "ngx_otel_otlp_stream.h"
 #include "ngx_otel_otlp_json.h"
 #include "ngx_otel_curl.h"
 #include "ngx_otel_version.h"
@@ -94,6 +95,9 @@ typedef struct {
     ngx_otel_buf_t              body;
     ngx_otel_buf_t              response;
 
+    /* an uncompressed protobuf body is read from the batch instead */
+    ngx_otel_otlp_stream_t      stream;
+
     /* from the response headers and trailers */
     ngx_int_t                   grpc_status;
     ngx_msec_t                  retry_after;
@@ -107,6 +111,7 @@ typedef struct {
     unsigned                    grpc_details:1;
     unsigned                    has_retry_after:1;
     unsigned                    header_done:1;
+    unsigned                    streamed:1;
 } ngx_otel_export_t;
 
 
@@ -173,6 +178,9 @@ static void ngx_otel_exporter_export(ngx_otel_exporter_t *exp,
     ngx_uint_t all);
 static ngx_int_t ngx_otel_exporter_encode(ngx_otel_exporter_t *exp,
     ngx_otel_export_t *ex);
+static size_t ngx_otel_exporter_read(char *buf, size_t size, size_t nitems,
+    void *data);
+static int ngx_otel_exporter_seek(void *data, curl_off_t offset, int origin);
 static ngx_int_t ngx_otel_exporter_json(ngx_otel_exporter_t *exp,
     ngx_otel_batch_t *batch, ngx_otel_buf_t *b, size_t off);
 static ngx_int_t ngx_otel_exporter_protobuf(ngx_otel_exporter_t *exp,
@@ -652,6 +660,8 @@ ngx_otel_exporter_exit_process(ngx_otel_exporter_conf_t *ecf)
 
         curl_easy_cleanup(ex->easy);
 
+        ngx_otel_otlp_stream_free(&ex->stream);
+
         if (ex->body.data) {
             ngx_free(ex->body.data);
         }
@@ -893,6 +903,21 @@ ngx_otel_exporter_encode(ngx_otel_exporter_t *exp, ngx_otel_export_t *ex)
 
     raw = gzip ? &exp->buf : &ex->body;
 
+    ex->streamed = (!gzip && ecf->protocol != NGX_OTEL_PROTOCOL_HTTP_JSON);
+
+    if (ex->streamed) {
+        if (ngx_otel_otlp_stream_init(&ex->stream, exp->otlp, exp->zone,
+                                      &ex->batch, frame != 0, exp->log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ex->body.len = ex->stream.size;
+
+        return NGX_OK;
+    }
+
     if (ecf->protocol == NGX_OTEL_PROTOCOL_HTTP_JSON) {
         rc = ngx_otel_exporter_json(exp, &ex->batch, raw, gzip ? 0 : frame);
 
@@ -1009,7 +1034,7 @@ ngx_otel_exporter_protobuf(ngx_otel_exporter_t *exp, ngx_otel_batch_t *batch,
     pos = batch->start;
 
     while ((rec = ngx_otel_shm_next(exp->zone, batch, &pos)) != NULL) {
-        ngx_otel_span_record_read(rec, &span, exp->attrs);
+        ngx_otel_span_record_view(rec, &span, exp->attrs);
 
         p = ngx_otel_otlp_span(b->data + used, b->data + b->size, &span);
 
@@ -1144,8 +1169,22 @@ ngx_otel_exporter_send(ngx_otel_export_t *ex)
     ex->response.len = 0;
     ex->error[0] = '\0';
 
-    curl_easy_setopt(ex->easy, CURLOPT_POSTFIELDS,
-                     ex->body.data + ex->body.start);
+    if (ex->streamed) {
+        ngx_otel_otlp_stream_rewind(&ex->stream);
+
+        curl_easy_setopt(ex->easy, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(ex->easy, CURLOPT_READFUNCTION,
+                         ngx_otel_exporter_read);
+        curl_easy_setopt(ex->easy, CURLOPT_READDATA, ex);
+        curl_easy_setopt(ex->easy, CURLOPT_SEEKFUNCTION,
+                         ngx_otel_exporter_seek);
+        curl_easy_setopt(ex->easy, CURLOPT_SEEKDATA, ex);
+
+    } else {
+        curl_easy_setopt(ex->easy, CURLOPT_POSTFIELDS,
+                         ex->body.data + ex->body.start);
+    }
+
     curl_easy_setopt(ex->easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t) ex->body.len);
 
@@ -1162,6 +1201,49 @@ ngx_otel_exporter_send(ngx_otel_export_t *ex)
     ngx_log_debug3(NGX_LOG_DEBUG_EVENT, exp->log, 0,
                    "otel exporter: sending %ui spans, %uz bytes, attempt %ui",
                    ex->batch.nspans, ex->body.len, ex->attempts);
+}
+
+
+/*
+ * libcurl takes the body from here, the batch's records encoded right into
+ * its buffer.  The batch is ours while its request runs: a claim expires
+ * NGX_OTEL_EXPORT_EXPIRE_MARGIN seconds after the request's timeout.
+ */
+
+static size_t
+ngx_otel_exporter_read(char *buf, size_t size, size_t nitems, void *data)
+{
+    ssize_t             n;
+    ngx_otel_export_t  *ex;
+
+    ex = data;
+
+    n = ngx_otel_otlp_stream_read(&ex->stream, (u_char *) buf, size * nitems);
+
+    if (n == NGX_ERROR) {
+        return CURL_READFUNC_ABORT;
+    }
+
+    return (size_t) n;
+}
+
+
+/* to send the body again on a new connection, libcurl rewinds it */
+
+static int
+ngx_otel_exporter_seek(void *data, curl_off_t offset, int origin)
+{
+    ngx_otel_export_t  *ex;
+
+    ex = data;
+
+    if (origin != SEEK_SET || offset != 0) {
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
+
+    ngx_otel_otlp_stream_rewind(&ex->stream);
+
+    return CURL_SEEKFUNC_OK;
 }
 
 

@@ -19,6 +19,104 @@
 
 typedef struct ngx_otel_otlp_s  ngx_otel_otlp_t;
 
+/* field tags: (number << 3) | wire type (0 varint, 1 i64, 2 len, 5 i32) */
+#define NGX_OTEL_OTLP_SPANS                 0x12    /* ScopeSpans.spans 2 */
+
+#define NGX_OTEL_OTLP_TRACE_ID              0x0a    /* Span.trace_id 1 */
+#define NGX_OTEL_OTLP_SPAN_ID               0x12    /* span_id 2 */
+#define NGX_OTEL_OTLP_TRACE_STATE           0x1a    /* trace_state 3 */
+#define NGX_OTEL_OTLP_PARENT_ID             0x22    /* parent_span_id 4 */
+#define NGX_OTEL_OTLP_NAME                  0x2a    /* name 5 */
+#define NGX_OTEL_OTLP_KIND                  0x30    /* kind 6 */
+#define NGX_OTEL_OTLP_START                 0x39    /* start_time_... 7 */
+#define NGX_OTEL_OTLP_END                   0x41    /* end_time_... 8 */
+#define NGX_OTEL_OTLP_ATTRIBUTE             0x4a    /* attributes 9 */
+#define NGX_OTEL_OTLP_EVENT                 0x5a    /* events 11 */
+#define NGX_OTEL_OTLP_STATUS                0x7a    /* status 15 */
+#define NGX_OTEL_OTLP_FLAGS0                0x85    /* flags 16: two bytes */
+#define NGX_OTEL_OTLP_FLAGS1                0x01
+
+#define NGX_OTEL_OTLP_KEY                   0x0a    /* KeyValue.key 1 */
+#define NGX_OTEL_OTLP_VALUE                 0x12    /* KeyValue.value 2 */
+#define NGX_OTEL_OTLP_STRING_VALUE          0x0a    /* AnyValue... 1 */
+#define NGX_OTEL_OTLP_INT_VALUE             0x18    /* AnyValue... 3 */
+#define NGX_OTEL_OTLP_CODE                  0x18    /* Status.code 3 */
+#define NGX_OTEL_OTLP_EVENT_TIME            0x09    /* Event.time_... 1 */
+#define NGX_OTEL_OTLP_EVENT_NAME            0x12    /* Event.name 2 */
+#define NGX_OTEL_OTLP_EVENT_ATTRIBUTE       0x1a    /* Event.attributes 3 */
+
+/* a prepared KeyValue head: tag, length, key tag, key length, our key */
+#define NGX_OTEL_OTLP_HEAD_SIZE             32
+#define NGX_OTEL_OTLP_KEY_MAX               (NGX_OTEL_OTLP_HEAD_SIZE - 4)
+
+/*
+ * After them: status and flags, and room to move the Span if its length
+ * takes more than two bytes
+ */
+#define NGX_OTEL_OTLP_TAIL_MAX              ((2 + 1 + 10) + (2 + 4) + 8)
+
+/*
+ * The most an attribute takes apart from its strings: tags and lengths of
+ * the KeyValue, the key, the AnyValue and the string_value (3 bytes each
+ * at most: the strings of a span record are below 64K, so the lengths
+ * below 2^21), or an int_value, and one of our own keys (or its prepared
+ * head)
+ */
+#define NGX_OTEL_OTLP_ATTR_MAX                                                \
+    (4 * (1 + 3) + (1 + 10) + NGX_OTEL_OTLP_HEAD_SIZE)
+
+/*
+ * Below this, a string value with a key of NGX_OTEL_OTLP_KEY_MAX bytes at
+ * most makes a KeyValue under 128 bytes (the key's, the AnyValue's and
+ * the string_value's tags and lengths, the strings): all of its lengths
+ * take one byte
+ */
+#define NGX_OTEL_OTLP_SHORT                                                   \
+    (0x80 - 2 - NGX_OTEL_OTLP_KEY_MAX - 2 - 2)
+
+/* the most an attribute takes the short way: tag, length, the KeyValue */
+#define NGX_OTEL_OTLP_SHORT_MAX             (2 + 0x80)
+
+/* the most n attributes of a record take, their strings cut as it cuts them */
+#define ngx_otel_otlp_attrs_max(n)                                            \
+    ((n) * (NGX_OTEL_OTLP_ATTR_MAX                                            \
+            + 3 * (NGX_OTEL_ATTR_KEY_MAX_LEN + NGX_OTEL_ATTR_VALUE_MAX_LEN))  \
+     + NGX_OTEL_OTLP_TAIL_MAX)
+
+#define NGX_OTEL_OTLP_ONES                  0x0101010101010101ULL
+#define NGX_OTEL_OTLP_HIGHS                 0x8080808080808080ULL
+
+typedef struct {
+    u_char          data[NGX_OTEL_OTLP_HEAD_SIZE];
+    size_t          len;
+} ngx_otel_otlp_head_t;
+
+
+/*
+ * Attributes written one after the other, the way the request path makes
+ * its span's: "pos" is NULL once they did not fit, and then stays so.
+ *
+ * One of our own attributes whose KeyValue is under 128 bytes is written
+ * compact: its id (a byte below NGX_OTEL_ATTR_KNOWN, where a KeyValue
+ * starts with its tag, 0x4a), the length of its value part, and the
+ * value part (the KeyValue.value field) as OTLP has it.  The exporter
+ * expands it with the prepared head of the key: records stay about as
+ * small as with a key id, and the expansion is two copies.
+ */
+typedef struct {
+    u_char                     *pos;
+    u_char                     *last;
+    ngx_uint_t                  n;
+    size_t                      size;        /* once expanded */
+} ngx_otel_otlp_writer_t;
+
+
+/*
+ * Made by ngx_otel_otlp_heads_init(): those of our keys of at most
+ * NGX_OTEL_OTLP_KEY_MAX bytes, all up to NGX_OTEL_ATTR_NGINX_UPSTREAM_NAME
+ */
+extern ngx_otel_otlp_head_t     ngx_otel_otlp_heads[];
+
 
 /* what an ExportTraceServiceResponse says */
 typedef struct {
@@ -52,6 +150,38 @@ size_t ngx_otel_otlp_headroom(ngx_otel_otlp_t *otlp);
  */
 size_t ngx_otel_otlp_span_size(ngx_otel_span_t *span);
 u_char *ngx_otel_otlp_span(u_char *p, u_char *last, ngx_otel_span_t *span);
+
+/*
+ * Exactly what ngx_otel_otlp_span() writes, for a span whose attributes
+ * are all NGX_OTEL_ATTR_ENCODED (ngx_otel_span_record_view())
+ */
+size_t ngx_otel_otlp_span_len(ngx_otel_span_t *span);
+
+/*
+ * Span.attributes fields (the record form of attributes, see
+ * ngx_otel_span.h), with room left for the end of a Span after them: NULL
+ * if they might not fit, and they surely fit into _attrs_size() bytes.
+ * An NGX_OTEL_ATTR_ENCODED attribute is copied as it is.
+ */
+size_t ngx_otel_otlp_attrs_size(ngx_otel_attr_t *attrs, ngx_uint_t n);
+u_char *ngx_otel_otlp_attrs(u_char *p, u_char *last, ngx_otel_attr_t *attrs,
+    ngx_uint_t n);
+
+/* a Span.events field, the same way */
+size_t ngx_otel_otlp_event_size(ngx_otel_event_t *ev);
+u_char *ngx_otel_otlp_event(u_char *p, u_char *last, ngx_otel_event_t *ev);
+
+/*
+ * The prepared heads of our own attributes; called once at start, or by
+ * the first encoder to run
+ */
+void ngx_otel_otlp_heads_init(void);
+
+/* any attribute, the general way; one of ours, a string, so */
+void ngx_otel_otlp_writer_attr(ngx_otel_otlp_writer_t *w,
+    ngx_otel_attr_t *attr);
+void ngx_otel_otlp_writer_str(ngx_otel_otlp_writer_t *w, ngx_uint_t id,
+    u_char *data, size_t len);
 
 /* spans: the first span, len: the length of all spans */
 u_char *ngx_otel_otlp_envelope(ngx_otel_otlp_t *otlp, u_char *spans,
@@ -95,6 +225,134 @@ ngx_otel_otlp_varint(u_char *p, uint64_t n)
     *p++ = (u_char) n;
 
     return p;
+}
+
+
+/*
+ * ngx_otel_cpymem() and ngx_otel_otlp_ascii() at once: NULL when the
+ * string is not plain ASCII, and then dst is written all the same
+ */
+
+static ngx_inline u_char *
+ngx_otel_otlp_copy_ascii(u_char *dst, u_char *src, size_t len)
+{
+    size_t    i;
+    uint32_t  a, b, c;
+    uint64_t  w, bad;
+
+    if (len >= 8) {
+        ngx_memcpy(&w, src, 8);
+        ngx_memcpy(dst, &w, 8);
+        bad = (w - NGX_OTEL_OTLP_ONES) | w;
+
+        for (i = 8; i < len - 8; i += 8) {
+            ngx_memcpy(&w, src + i, 8);
+            ngx_memcpy(dst + i, &w, 8);
+            bad |= (w - NGX_OTEL_OTLP_ONES) | w;
+        }
+
+        ngx_memcpy(&w, src + len - 8, 8);
+        ngx_memcpy(dst + len - 8, &w, 8);
+        bad |= (w - NGX_OTEL_OTLP_ONES) | w;
+
+        return (bad & NGX_OTEL_OTLP_HIGHS) ? NULL : dst + len;
+    }
+
+    if (len >= 4) {
+        ngx_memcpy(&a, src, 4);
+        ngx_memcpy(&b, src + len - 4, 4);
+        ngx_memcpy(dst, &a, 4);
+        ngx_memcpy(dst + len - 4, &b, 4);
+
+        a |= (a - 0x01010101) | b | (b - 0x01010101);
+
+        return (a & 0x80808080) ? NULL : dst + len;
+    }
+
+    if (len == 0) {
+        return dst;
+    }
+
+    a = src[0];
+    b = src[len >> 1];
+    c = src[len - 1];
+
+    dst[0] = (u_char) a;
+    dst[len >> 1] = (u_char) b;
+    dst[len - 1] = (u_char) c;
+
+    a |= (a - 1) | b | (b - 1) | c | (c - 1);
+
+    return (a & 0x80) ? NULL : dst + len;
+}
+
+
+
+/*
+ * One of our own attributes, with a prepared head (all that a server span
+ * sets, see ngx_otel_otlp_heads), a string: a short ASCII one is written
+ * compact, at once
+ */
+
+static ngx_inline void
+ngx_otel_otlp_known_str(ngx_otel_otlp_writer_t *w, ngx_uint_t id,
+    u_char *data, size_t len)
+{
+    u_char  *p;
+
+    p = w->pos;
+
+    if (len < NGX_OTEL_OTLP_SHORT
+        && p != NULL
+        && (size_t) (w->last - p) >= NGX_OTEL_OTLP_SHORT_MAX)
+    {
+        if (ngx_otel_otlp_copy_ascii(p + 6, data, len)) {
+            p[0] = (u_char) id;
+            p[1] = (u_char) (len + 4);
+            p[2] = NGX_OTEL_OTLP_VALUE;
+            p[3] = (u_char) (len + 2);
+            p[4] = NGX_OTEL_OTLP_STRING_VALUE;
+            p[5] = (u_char) len;
+
+            w->pos = p + 6 + len;
+            w->size += ngx_otel_otlp_heads[id].len + 4 + len;
+            w->n++;
+            return;
+        }
+    }
+
+    ngx_otel_otlp_writer_str(w, id, data, len);
+}
+
+
+/*
+ * The same, an integer: it always takes the short way, but for the room
+ * (and no room for it means none for any attribute)
+ */
+
+static ngx_inline void
+ngx_otel_otlp_known_int(ngx_otel_otlp_writer_t *w, ngx_uint_t id, int64_t num)
+{
+    u_char  *p;
+    size_t   n;
+
+    p = w->pos;
+
+    if (p != NULL
+        && (size_t) (w->last - p) >= NGX_OTEL_OTLP_SHORT_MAX)
+    {
+        p[0] = (u_char) id;
+        p[2] = NGX_OTEL_OTLP_VALUE;
+        p[4] = NGX_OTEL_OTLP_INT_VALUE;
+        n = ngx_otel_otlp_varint(p + 5, (uint64_t) num) - (p + 5);
+
+        p[1] = (u_char) (3 + n);
+        p[3] = (u_char) (1 + n);
+
+        w->pos = p + 5 + n;
+        w->size += ngx_otel_otlp_heads[id].len + 3 + n;
+        w->n++;
+    }
 }
 
 

@@ -58,36 +58,6 @@
 #define NGX_OTEL_OTLP_FLAGS_HAS_IS_REMOTE   0x100
 #define NGX_OTEL_OTLP_FLAGS_IS_REMOTE       0x200
 
-/* field tags: (number << 3) | wire type (0 varint, 1 i64, 2 len, 5 i32) */
-#define NGX_OTEL_OTLP_SPANS                 0x12    /* ScopeSpans.spans 2 */
-
-#define NGX_OTEL_OTLP_TRACE_ID              0x0a    /* Span.trace_id 1 */
-#define NGX_OTEL_OTLP_SPAN_ID               0x12    /* span_id 2 */
-#define NGX_OTEL_OTLP_TRACE_STATE           0x1a    /* trace_state 3 */
-#define NGX_OTEL_OTLP_PARENT_ID             0x22    /* parent_span_id 4 */
-#define NGX_OTEL_OTLP_NAME                  0x2a    /* name 5 */
-#define NGX_OTEL_OTLP_KIND                  0x30    /* kind 6 */
-#define NGX_OTEL_OTLP_START                 0x39    /* start_time_... 7 */
-#define NGX_OTEL_OTLP_END                   0x41    /* end_time_... 8 */
-#define NGX_OTEL_OTLP_ATTRIBUTE             0x4a    /* attributes 9 */
-#define NGX_OTEL_OTLP_EVENT                 0x5a    /* events 11 */
-#define NGX_OTEL_OTLP_STATUS                0x7a    /* status 15 */
-#define NGX_OTEL_OTLP_FLAGS0                0x85    /* flags 16: two bytes */
-#define NGX_OTEL_OTLP_FLAGS1                0x01
-
-#define NGX_OTEL_OTLP_KEY                   0x0a    /* KeyValue.key 1 */
-#define NGX_OTEL_OTLP_VALUE                 0x12    /* KeyValue.value 2 */
-#define NGX_OTEL_OTLP_STRING_VALUE          0x0a    /* AnyValue... 1 */
-#define NGX_OTEL_OTLP_INT_VALUE             0x18    /* AnyValue... 3 */
-#define NGX_OTEL_OTLP_CODE                  0x18    /* Status.code 3 */
-#define NGX_OTEL_OTLP_EVENT_TIME            0x09    /* Event.time_... 1 */
-#define NGX_OTEL_OTLP_EVENT_NAME            0x12    /* Event.name 2 */
-#define NGX_OTEL_OTLP_EVENT_ATTRIBUTE       0x1a    /* Event.attributes 3 */
-
-/* a prepared KeyValue head: tag, length, key tag, key length, our key */
-#define NGX_OTEL_OTLP_HEAD_SIZE             32
-#define NGX_OTEL_OTLP_KEY_MAX               (NGX_OTEL_OTLP_HEAD_SIZE - 4)
-
 /*
  * The most a span takes before its attributes, apart from its strings:
  * the field's tag and length (1 + 10), ids, trace_state's and name's tags
@@ -97,44 +67,8 @@
     (1 + 10 + 2 + NGX_OTEL_TRACE_ID_LEN + 2 * (2 + NGX_OTEL_SPAN_ID_LEN)      \
      + 2 * (1 + 10) + (1 + 10) + 2 * (1 + 8))
 
-/*
- * After them: status and flags, and room to move the Span if its length
- * takes more than two bytes
- */
-#define NGX_OTEL_OTLP_TAIL_MAX              ((2 + 1 + 10) + (2 + 4) + 8)
-
 /* an Event apart from its name and attributes: tag, length, time, tags */
 #define NGX_OTEL_OTLP_EVENT_MAX             ((1 + 3) + (1 + 8) + (1 + 3))
-
-/*
- * An attribute takes at least 4 bytes of an event in record form: so many
- * attributes at most in so many bytes of events
- */
-#define ngx_otel_otlp_event_attrs_max(len)  ((len) / 4 + 1)
-
-/*
- * The most an attribute takes apart from its strings: tags and lengths of
- * the KeyValue, the key, the AnyValue and the string_value (3 bytes each
- * at most: the strings of a span record are below 64K, so the lengths
- * below 2^21), or an int_value, and one of our own keys (or its prepared
- * head)
- */
-#define NGX_OTEL_OTLP_ATTR_MAX                                                \
-    (4 * (1 + 3) + (1 + 10) + NGX_OTEL_OTLP_HEAD_SIZE)
-
-/*
- * Below this, a string value with a key of NGX_OTEL_OTLP_KEY_MAX bytes at
- * most makes a KeyValue under 128 bytes (the key's, the AnyValue's and the string_value's tags
- * and lengths, the strings): all of its lengths take one byte
- */
-#define NGX_OTEL_OTLP_SHORT                                                   \
-    (0x80 - 2 - NGX_OTEL_OTLP_KEY_MAX - 2 - 2)
-
-/* the most an attribute takes the short way: tag, length, the KeyValue */
-#define NGX_OTEL_OTLP_SHORT_MAX             (2 + 0x80)
-
-#define NGX_OTEL_OTLP_ONES                  0x0101010101010101ULL
-#define NGX_OTEL_OTLP_HIGHS                 0x8080808080808080ULL
 
 /* a tag, the varint length and the content: what a field takes */
 #define ngx_otel_otlp_field_size(len)                                         \
@@ -144,26 +78,16 @@
 #define ngx_otel_otlp_enum(n)  ((uint64_t) (int64_t) (int32_t) (n))
 
 
-typedef struct {
-    u_char          data[NGX_OTEL_OTLP_HEAD_SIZE];
-    size_t          len;
-} ngx_otel_otlp_head_t;
-
-
-static void ngx_otel_otlp_heads_init(void);
 static ngx_inline u_char *ngx_otel_otlp_short(u_char *p, u_char *last,
     ngx_otel_attr_t *attr, ngx_uint_t roomy, ngx_uint_t nshort);
 static ngx_inline u_char *ngx_otel_otlp_short_key(u_char *p,
     ngx_otel_attr_t *attr, ngx_uint_t nshort);
 static u_char *ngx_otel_otlp_attr(u_char *p, ngx_otel_attr_t *attr);
-static u_char *ngx_otel_otlp_events(u_char *p, u_char *last,
-    ngx_otel_span_t *span);
+static u_char *ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last);
 static u_char *ngx_otel_otlp_string(u_char *p, ngx_uint_t tag,
     ngx_str_t *s);
 static size_t ngx_otel_otlp_string_len(ngx_str_t *s);
 static ngx_inline u_char *ngx_otel_otlp_string_copy(u_char *p, ngx_str_t *s,
-    size_t len);
-static ngx_inline u_char *ngx_otel_otlp_copy_ascii(u_char *dst, u_char *src,
     size_t len);
 static ngx_inline ngx_uint_t ngx_otel_otlp_ascii(u_char *p, size_t len);
 static ngx_inline u_char *ngx_otel_otlp_fixed64(u_char *p, uint64_t n);
@@ -174,7 +98,7 @@ static ngx_inline u_char *ngx_otel_otlp_fixed32(u_char *p, uint32_t n);
  * Made from ngx_otel_attr_names[] on first use, the same in every process:
  * the heads, and how many of our keys (from the first) have one
  */
-static ngx_otel_otlp_head_t  ngx_otel_otlp_heads[NGX_OTEL_ATTR_KNOWN];
+ngx_otel_otlp_head_t         ngx_otel_otlp_heads[NGX_OTEL_ATTR_KNOWN];
 static ngx_uint_t            ngx_otel_otlp_nshort = NGX_CONF_UNSET_UINT;
 
 
@@ -198,28 +122,76 @@ ngx_otel_otlp_span_size(ngx_otel_span_t *span)
     }
 
     return NGX_OTEL_OTLP_SPAN_MAX + span->nattrs * NGX_OTEL_OTLP_ATTR_MAX
-           + NGX_OTEL_OTLP_TAIL_MAX + 3 * n
-           + span->nevents * NGX_OTEL_OTLP_EVENT_MAX + 3 * span->events.len
-           + ngx_otel_otlp_event_attrs_max(span->events.len)
-             * NGX_OTEL_OTLP_ATTR_MAX;
+           + NGX_OTEL_OTLP_TAIL_MAX + 3 * n + span->events.len;
+}
+
+
+/*
+ * The exact length of what ngx_otel_otlp_span() writes for a span whose
+ * attributes are encoded (a record's view), found without writing it
+ */
+
+size_t
+ngx_otel_otlp_span_len(ngx_otel_span_t *span)
+{
+    size_t    len, n;
+    uint64_t  v, parent;
+
+    len = 2 + NGX_OTEL_TRACE_ID_LEN + 2 + NGX_OTEL_SPAN_ID_LEN;
+
+    if (span->tracestate.len) {
+        n = ngx_otel_otlp_string_len(&span->tracestate);
+        len += ngx_otel_otlp_field_size(n);
+    }
+
+    ngx_memcpy(&parent, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
+
+    if (parent) {
+        len += 2 + NGX_OTEL_SPAN_ID_LEN;
+    }
+
+    if (span->name.len) {
+        n = ngx_otel_otlp_string_len(&span->name);
+        len += ngx_otel_otlp_field_size(n);
+    }
+
+    v = ngx_otel_otlp_enum(span->kind);
+
+    if (v) {
+        len += 1 + ngx_otel_otlp_varint_len(v);
+    }
+
+    if (span->start) {
+        len += 1 + 8;
+    }
+
+    if (span->end) {
+        len += 1 + 8;
+    }
+
+    for (n = 0; n < span->nattrs; n++) {
+        len += span->attrs[n].key.len;
+    }
+
+    len += span->events.len;
+
+    /* status, even unset, and flags */
+
+    v = ngx_otel_otlp_enum(span->status);
+
+    len += 2 + (v ? 1 + ngx_otel_otlp_varint_len(v) : 0) + 2 + 4;
+
+    return 1 + ngx_otel_otlp_varint_len(len) + len;
 }
 
 
 u_char *
 ngx_otel_otlp_span(u_char *p, u_char *last, ngx_otel_span_t *span)
 {
-    u_char           *q, *r;
-    size_t            len, n;
-    uint32_t          flags;
-    uint64_t          v, parent;
-    ngx_uint_t        roomy, nshort;
-    ngx_otel_attr_t  *attr, *end;
-
-    if (ngx_otel_otlp_nshort == NGX_CONF_UNSET_UINT) {
-        ngx_otel_otlp_heads_init();
-    }
-
-    nshort = ngx_otel_otlp_nshort;
+    u_char    *q;
+    size_t     len, n;
+    uint32_t   flags;
+    uint64_t   v, parent;
 
     if ((size_t) (last - p) < NGX_OTEL_OTLP_SPAN_MAX + NGX_OTEL_OTLP_TAIL_MAX
                               + 3 * (span->name.len + span->tracestate.len))
@@ -285,45 +257,21 @@ ngx_otel_otlp_span(u_char *p, u_char *last, ngx_otel_span_t *span)
         q = ngx_otel_otlp_fixed64(q, span->end);
     }
 
-    attr = span->attrs;
-    end = attr + span->nattrs;
-
-    /* room for every attribute the short way: no checks on that way */
-
-    roomy = ((size_t) (last - q) >= span->nattrs * NGX_OTEL_OTLP_SHORT_MAX
-                                    + NGX_OTEL_OTLP_TAIL_MAX);
-
-    for ( /* void */ ; attr < end; attr++) {
-
-        r = ngx_otel_otlp_short(q, last, attr, roomy, nshort);
-
-        if (r) {
-            q = r;
-            continue;
-        }
-
-        n = attr->key.len;
-
-        if (attr->type != NGX_OTEL_ATTR_INT) {
-            n += attr->str.len;
-        }
-
-        if ((size_t) (last - q)
-            < NGX_OTEL_OTLP_ATTR_MAX + NGX_OTEL_OTLP_TAIL_MAX + 3 * n)
-        {
-            return NULL;
-        }
-
-        q = ngx_otel_otlp_attr(q, attr);
-
-        roomy = 0;
-    }
-
-    if (span->nevents) {
-        q = ngx_otel_otlp_events(q, last, span);
+    if (span->nattrs) {
+        q = ngx_otel_otlp_attrs(q, last, span->attrs, span->nattrs);
         if (q == NULL) {
             return NULL;
         }
+    }
+
+    /* events come encoded */
+
+    if (span->events.len) {
+        if ((size_t) (last - q) < span->events.len + NGX_OTEL_OTLP_TAIL_MAX) {
+            return NULL;
+        }
+
+        q = ngx_cpymem(q, span->events.data, span->events.len);
     }
 
     v = ngx_otel_otlp_enum(span->status);
@@ -367,7 +315,102 @@ ngx_otel_otlp_span(u_char *p, u_char *last, ngx_otel_span_t *span)
 }
 
 
-static void
+/*
+ * Span.attributes fields, and room for NGX_OTEL_OTLP_TAIL_MAX bytes after
+ * them: NULL if they might not fit
+ */
+
+u_char *
+ngx_otel_otlp_attrs(u_char *p, u_char *last, ngx_otel_attr_t *attrs,
+    ngx_uint_t n)
+{
+    u_char           *r;
+    size_t            len;
+    ngx_uint_t        roomy, nshort;
+    ngx_otel_attr_t  *attr, *end;
+
+    if (ngx_otel_otlp_nshort == NGX_CONF_UNSET_UINT) {
+        ngx_otel_otlp_heads_init();
+    }
+
+    nshort = ngx_otel_otlp_nshort;
+
+    /* room for every attribute the short way: no checks on that way */
+
+    roomy = ((size_t) (last - p) >= n * NGX_OTEL_OTLP_SHORT_MAX
+                                    + NGX_OTEL_OTLP_TAIL_MAX);
+
+    for (attr = attrs, end = attrs + n; attr < end; attr++) {
+
+        if (attr->type == NGX_OTEL_ATTR_ENCODED) {
+            if ((size_t) (last - p) < attr->key.len + NGX_OTEL_OTLP_HEAD_SIZE
+                                      + NGX_OTEL_OTLP_TAIL_MAX)
+            {
+                return NULL;
+            }
+
+            p = ngx_otel_otlp_expand(p, attr->str.data,
+                                     attr->str.data + attr->str.len);
+
+            roomy = 0;
+            continue;
+        }
+
+        r = ngx_otel_otlp_short(p, last, attr, roomy, nshort);
+
+        if (r) {
+            p = r;
+            continue;
+        }
+
+        len = attr->key.len;
+
+        if (attr->type != NGX_OTEL_ATTR_INT) {
+            len += attr->str.len;
+        }
+
+        if ((size_t) (last - p)
+            < NGX_OTEL_OTLP_ATTR_MAX + NGX_OTEL_OTLP_TAIL_MAX + 3 * len)
+        {
+            return NULL;
+        }
+
+        p = ngx_otel_otlp_attr(p, attr);
+
+        roomy = 0;
+    }
+
+    return p;
+}
+
+
+size_t
+ngx_otel_otlp_attrs_size(ngx_otel_attr_t *attrs, ngx_uint_t n)
+{
+    size_t            size;
+    ngx_otel_attr_t  *attr, *end;
+
+    size = NGX_OTEL_OTLP_TAIL_MAX;
+
+    for (attr = attrs, end = attrs + n; attr < end; attr++) {
+
+        if (attr->type == NGX_OTEL_ATTR_ENCODED) {
+            size += attr->str.len;
+            continue;
+        }
+
+        size += NGX_OTEL_OTLP_ATTR_MAX + 3 * attr->key.len;
+
+        if (attr->type != NGX_OTEL_ATTR_INT) {
+            size += 3 * attr->str.len;
+        }
+    }
+
+    return size;
+}
+
+
+void
 ngx_otel_otlp_heads_init(void)
 {
     u_char                *p;
@@ -400,6 +443,91 @@ ngx_otel_otlp_heads_init(void)
     }
 
     ngx_otel_otlp_nshort = i;
+}
+
+
+void
+ngx_otel_otlp_writer_attr(ngx_otel_otlp_writer_t *w, ngx_otel_attr_t *attr)
+{
+    u_char  *p;
+
+    p = w->pos;
+
+    if (p == NULL) {
+        return;
+    }
+
+    w->pos = ngx_otel_span_attrs_encode(p, w->last, attr, 1);
+
+    if (w->pos) {
+        w->size += w->pos - p;
+        w->n++;
+    }
+}
+
+
+void
+ngx_otel_otlp_writer_str(ngx_otel_otlp_writer_t *w, ngx_uint_t id,
+    u_char *data, size_t len)
+{
+    ngx_otel_attr_t  attr;
+
+    attr.id = id;
+    attr.type = NGX_OTEL_ATTR_STRING;
+    ngx_str_null(&attr.key);
+    attr.str.data = data;
+    attr.str.len = len;
+
+    ngx_otel_otlp_writer_attr(w, &attr);
+}
+
+
+/*
+ * Attributes as a record has them (ngx_otel_otlp_writer_t): the compact
+ * ones get their key's prepared head, the others are copied
+ */
+
+static u_char *
+ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last)
+{
+    size_t                 len, n;
+    ngx_uint_t             id;
+    ngx_otel_otlp_head_t  *head;
+
+    while (p < last) {
+        id = p[0];
+
+        if (id < NGX_OTEL_ATTR_KNOWN) {
+            len = p[1];
+            head = &ngx_otel_otlp_heads[id];
+
+            ngx_memcpy(q, head->data, NGX_OTEL_OTLP_HEAD_SIZE);
+            q[1] = (u_char) (head->len - 2 + len);
+
+            q = ngx_otel_cpymem(q + head->len, p + 2, len);
+            p += 2 + len;
+            continue;
+        }
+
+        /* a whole KeyValue field: its tag, its length, the KeyValue */
+
+        len = 0;
+
+        for (n = 1; n < 6; n++) {
+            len |= (size_t) (p[n] & 0x7f) << (7 * (n - 1));
+
+            if ((p[n] & 0x80) == 0) {
+                break;
+            }
+        }
+
+        len += n + 1;
+
+        q = ngx_cpymem(q, p, len);
+        p += len;
+    }
+
+    return q;
 }
 
 
@@ -556,75 +684,73 @@ ngx_otel_otlp_attr(u_char *p, ngx_otel_attr_t *attr)
 
 
 /*
- * Events are few (upstream attempts) and rare: each is read from its
- * record form and written the plain way, its length in two bytes unless
- * it needs another number of them
+ * Events are few (upstream attempts) and rare: written the plain way, in
+ * record form already, the length in two bytes unless it needs another
+ * number of them
  */
 
-static u_char *
-ngx_otel_otlp_events(u_char *p, u_char *last, ngx_otel_span_t *span)
+size_t
+ngx_otel_otlp_event_size(ngx_otel_event_t *ev)
 {
-    u_char            *q, *e, *tag;
-    size_t             len, n;
-    ngx_uint_t         i, j;
-    ngx_otel_attr_t    attrs[NGX_OTEL_EVENT_MAX_ATTRS];
-    ngx_otel_event_t   ev;
+    size_t      n;
+    ngx_uint_t  i;
 
-    e = span->events.data;
+    n = ev->name.len;
 
-    for (i = 0; i < span->nevents; i++) {
-        e = ngx_otel_span_event_read(e, &ev, attrs);
+    for (i = 0; i < ev->nattrs; i++) {
+        n += ev->attrs[i].key.len;
 
-        n = ev.name.len;
-
-        for (j = 0; j < ev.nattrs; j++) {
-            n += attrs[j].key.len;
-
-            if (attrs[j].type != NGX_OTEL_ATTR_INT) {
-                n += attrs[j].str.len;
-            }
+        if (ev->attrs[i].type != NGX_OTEL_ATTR_INT) {
+            n += ev->attrs[i].str.len;
         }
-
-        if ((size_t) (last - p) < NGX_OTEL_OTLP_EVENT_MAX
-                                  + ev.nattrs * NGX_OTEL_OTLP_ATTR_MAX
-                                  + NGX_OTEL_OTLP_TAIL_MAX + 3 * n)
-        {
-            return NULL;
-        }
-
-        q = p + 3;
-
-        if (ev.time) {
-            *q++ = NGX_OTEL_OTLP_EVENT_TIME;
-            q = ngx_otel_otlp_fixed64(q, ev.time);
-        }
-
-        if (ev.name.len) {
-            q = ngx_otel_otlp_string(q, NGX_OTEL_OTLP_EVENT_NAME, &ev.name);
-        }
-
-        /* a KeyValue as a span's, under the Event's tag */
-
-        for (j = 0; j < ev.nattrs; j++) {
-            tag = q;
-            q = ngx_otel_otlp_attr(q, &attrs[j]);
-            *tag = NGX_OTEL_OTLP_EVENT_ATTRIBUTE;
-        }
-
-        len = q - (p + 3);
-        n = ngx_otel_otlp_varint_len(len);
-
-        if (n != 2) {
-            ngx_memmove(p + 1 + n, p + 3, len);
-        }
-
-        *p = NGX_OTEL_OTLP_EVENT;
-        (void) ngx_otel_otlp_varint(p + 1, len);
-
-        p += 1 + n + len;
     }
 
-    return p;
+    return NGX_OTEL_OTLP_EVENT_MAX + ev->nattrs * NGX_OTEL_OTLP_ATTR_MAX
+           + 3 * n;
+}
+
+
+u_char *
+ngx_otel_otlp_event(u_char *p, u_char *last, ngx_otel_event_t *ev)
+{
+    u_char      *q, *tag;
+    size_t       len, n;
+    ngx_uint_t   i;
+
+    if ((size_t) (last - p) < ngx_otel_otlp_event_size(ev)) {
+        return NULL;
+    }
+
+    q = p + 3;
+
+    if (ev->time) {
+        *q++ = NGX_OTEL_OTLP_EVENT_TIME;
+        q = ngx_otel_otlp_fixed64(q, ev->time);
+    }
+
+    if (ev->name.len) {
+        q = ngx_otel_otlp_string(q, NGX_OTEL_OTLP_EVENT_NAME, &ev->name);
+    }
+
+    /* a KeyValue as a span's, under the Event's tag */
+
+    for (i = 0; i < ev->nattrs; i++) {
+        tag = q;
+        q = ngx_otel_otlp_attr(q, &ev->attrs[i]);
+        *tag = NGX_OTEL_OTLP_EVENT_ATTRIBUTE;
+    }
+
+    len = q - (p + 3);
+    n = ngx_otel_otlp_varint_len(len);
+
+    if (n != 2) {
+        ngx_memmove(p + 1 + n, p + 3, len);
+    }
+
+    *p = NGX_OTEL_OTLP_EVENT;
+    (void) ngx_otel_otlp_varint(p + 1, len);
+
+    return p + 1 + n + len;
 }
 
 
@@ -756,65 +882,6 @@ ngx_otel_otlp_utf8_copy(u_char *dst, u_char *p, size_t len)
     }
 
     return dst;
-}
-
-
-/*
- * ngx_otel_cpymem() and ngx_otel_otlp_ascii() at once: NULL when the
- * string is not plain ASCII, and then dst is written all the same
- */
-
-static ngx_inline u_char *
-ngx_otel_otlp_copy_ascii(u_char *dst, u_char *src, size_t len)
-{
-    size_t    i;
-    uint32_t  a, b, c;
-    uint64_t  w, bad;
-
-    if (len >= 8) {
-        ngx_memcpy(&w, src, 8);
-        ngx_memcpy(dst, &w, 8);
-        bad = (w - NGX_OTEL_OTLP_ONES) | w;
-
-        for (i = 8; i < len - 8; i += 8) {
-            ngx_memcpy(&w, src + i, 8);
-            ngx_memcpy(dst + i, &w, 8);
-            bad |= (w - NGX_OTEL_OTLP_ONES) | w;
-        }
-
-        ngx_memcpy(&w, src + len - 8, 8);
-        ngx_memcpy(dst + len - 8, &w, 8);
-        bad |= (w - NGX_OTEL_OTLP_ONES) | w;
-
-        return (bad & NGX_OTEL_OTLP_HIGHS) ? NULL : dst + len;
-    }
-
-    if (len >= 4) {
-        ngx_memcpy(&a, src, 4);
-        ngx_memcpy(&b, src + len - 4, 4);
-        ngx_memcpy(dst, &a, 4);
-        ngx_memcpy(dst + len - 4, &b, 4);
-
-        a |= (a - 0x01010101) | b | (b - 0x01010101);
-
-        return (a & 0x80808080) ? NULL : dst + len;
-    }
-
-    if (len == 0) {
-        return dst;
-    }
-
-    a = src[0];
-    b = src[len >> 1];
-    c = src[len - 1];
-
-    dst[0] = (u_char) a;
-    dst[len >> 1] = (u_char) b;
-    dst[len - 1] = (u_char) c;
-
-    a |= (a - 1) | b | (b - 1) | c | (c - 1);
-
-    return (a & 0x80) ? NULL : dst + len;
 }
 
 

@@ -8,29 +8,22 @@
 #include <ngx_core.h>
 
 #include "ngx_otel_span.h"
+#include "ngx_otel_otlp.h"
 
 
 /*
  * A record is the fixed ngx_otel_span_record_t, then the name, the
- * tracestate and the attributes, each attribute as
+ * tracestate, the attributes (attrs_len bytes) and the events (events_len
+ * bytes), with no alignment inside.
  *
- *     id (1 byte), type (1 byte),
- *     [key length (1 byte), key]       custom attributes only
- *     value length (2 bytes), value    strings
- *     value (8 bytes)                  integers
- *
- * then the events, each as
- *
- *     time (8 bytes), name length (1 byte), name,
- *     number of attributes (1 byte), the attributes as above
- *
- * with no alignment inside: the data is only ever copied byte by byte.
+ * The attributes and events are already in their OTLP protobuf form
+ * (Span.attributes and Span.events fields, strings made UTF-8; our own
+ * short attributes compact, see ngx_otel_otlp.h): the request that ends
+ * the span encodes them before it takes the zone's lock, and the protobuf
+ * exporter copies them (expands the compact ones); only the JSON encoder
+ * reads them back (ngx_otel_span_record_read()).
  */
 
-
-/* the most one attribute takes in a record */
-#define NGX_OTEL_SPAN_ATTR_MAX_SIZE                                           \
-    (2 + 1 + NGX_OTEL_ATTR_KEY_MAX_LEN + 2 + NGX_OTEL_ATTR_VALUE_MAX_LEN)
 
 /* the length a string keeps in a record: most are short enough whole */
 #define ngx_otel_span_len(s, max)                                             \
@@ -38,10 +31,15 @@
 
 
 static size_t ngx_otel_span_cut(ngx_str_t *s, size_t max);
-static ngx_inline u_char *ngx_otel_span_attr_write(u_char *p,
-    ngx_otel_attr_t *attr);
-static u_char *ngx_otel_span_attrs_read(u_char *p, ngx_otel_attr_t *attrs,
+static void ngx_otel_span_record_fixed(ngx_otel_span_record_t *rec,
+    ngx_otel_span_t *span);
+static void ngx_otel_span_attrs_cut(ngx_otel_attr_t *attrs, ngx_uint_t n);
+static ngx_uint_t ngx_otel_span_attrs_count(ngx_otel_attr_t *attrs,
     ngx_uint_t n);
+static u_char *ngx_otel_span_attr_read(u_char *p, u_char *last,
+    ngx_otel_attr_t *attr);
+static ngx_inline u_char *ngx_otel_span_varint_read(u_char *p, u_char *last,
+    uint64_t *v);
 
 
 ngx_str_t  ngx_otel_attr_names[] = {
@@ -74,38 +72,24 @@ ngx_str_t  ngx_otel_attr_names[] = {
 size_t
 ngx_otel_span_record_size(ngx_otel_span_t *span)
 {
-    size_t            size;
-    ngx_uint_t        n;
-    ngx_otel_attr_t  *attr, *last;
-
-    size = sizeof(ngx_otel_span_record_t)
-           + ngx_otel_span_len(&span->name, NGX_OTEL_SPAN_NAME_MAX_LEN)
-           + ngx_min(span->tracestate.len, NGX_OTEL_TRACESTATE_MAX_LEN);
+    size_t      size;
+    ngx_uint_t  n;
 
     n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
 
-    for (attr = span->attrs, last = attr + n; attr < last; attr++) {
+    size = sizeof(ngx_otel_span_record_t)
+           + ngx_otel_span_len(&span->name, NGX_OTEL_SPAN_NAME_MAX_LEN)
+           + ngx_min(span->tracestate.len, NGX_OTEL_TRACESTATE_MAX_LEN)
+           + span->events.len;
 
-        if (attr->type == NGX_OTEL_ATTR_ENCODED) {
-            size += attr->str.len;
-            continue;
-        }
+    /* exact for encoded attributes, what others may take at most */
 
-        if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-            size += 1 + ngx_otel_span_len(&attr->key,
-                                          NGX_OTEL_ATTR_KEY_MAX_LEN);
-        }
+    if (n == 1 && span->attrs[0].type == NGX_OTEL_ATTR_ENCODED) {
+        size += span->attrs[0].str.len;
 
-        if (attr->type == NGX_OTEL_ATTR_INT) {
-            size += 2 + sizeof(int64_t);
-
-        } else {
-            size += 2 + 2 + ngx_otel_span_len(&attr->str,
-                                              NGX_OTEL_ATTR_VALUE_MAX_LEN);
-        }
+    } else if (n) {
+        size += ngx_otel_otlp_attrs_size(span->attrs, n);
     }
-
-    size += span->events.len;
 
     return ngx_align(size, 8);
 }
@@ -128,13 +112,53 @@ ngx_otel_span_cut(ngx_str_t *s, size_t max)
 }
 
 
+static void
+ngx_otel_span_attrs_cut(ngx_otel_attr_t *attrs, ngx_uint_t n)
+{
+    ngx_otel_attr_t  *attr, *last;
+
+    for (attr = attrs, last = attrs + n; attr < last; attr++) {
+
+        if (attr->type == NGX_OTEL_ATTR_ENCODED) {
+            continue;
+        }
+
+        if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
+            attr->key.len = ngx_otel_span_len(&attr->key,
+                                              NGX_OTEL_ATTR_KEY_MAX_LEN);
+        }
+
+        if (attr->type == NGX_OTEL_ATTR_STRING) {
+            attr->str.len = ngx_otel_span_len(&attr->str,
+                                              NGX_OTEL_ATTR_VALUE_MAX_LEN);
+        }
+    }
+}
+
+
+static ngx_uint_t
+ngx_otel_span_attrs_count(ngx_otel_attr_t *attrs, ngx_uint_t n)
+{
+    ngx_uint_t        count;
+    ngx_otel_attr_t  *attr, *last;
+
+    count = 0;
+
+    for (attr = attrs, last = attrs + n; attr < last; attr++) {
+        count += (attr->type == NGX_OTEL_ATTR_ENCODED)
+                 ? (ngx_uint_t) attr->num : 1;
+    }
+
+    return count;
+}
+
+
 void
 ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     size_t size)
 {
-    u_char           *p;
-    ngx_uint_t        n, nattrs;
-    ngx_otel_attr_t  *attr, *last;
+    u_char      *p, *q;
+    ngx_uint_t   n;
 
     n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
 
@@ -152,29 +176,35 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     rec->tracestate_len = (uint16_t) ngx_min(span->tracestate.len,
                                              NGX_OTEL_TRACESTATE_MAX_LEN);
     rec->nevents = (uint16_t) span->nevents;
+    rec->events_len = (uint32_t) span->events.len;
 
     p = (u_char *) &rec[1];
     p = ngx_otel_cpymem(p, span->name.data, rec->name_len);
     p = ngx_otel_cpymem(p, span->tracestate.data, rec->tracestate_len);
 
-    nattrs = 0;
+    /* attributes not encoded yet are, into the room record_size() gave */
 
-    for (attr = span->attrs, last = attr + n; attr < last; attr++) {
+    if (n == 1 && span->attrs[0].type == NGX_OTEL_ATTR_ENCODED) {
+        q = ngx_cpymem(p, span->attrs[0].str.data, span->attrs[0].str.len);
+        rec->attrs_size = (uint32_t) span->attrs[0].key.len;
 
-        if (attr->type == NGX_OTEL_ATTR_ENCODED) {
-            p = ngx_cpymem(p, attr->str.data, attr->str.len);
-            nattrs += (ngx_uint_t) attr->num;
-            continue;
-        }
-
-        p = ngx_otel_span_attr_write(p, attr);
-        nattrs++;
+    } else {
+        ngx_otel_span_attrs_cut(span->attrs, n);
+        q = n ? ngx_otel_otlp_attrs(p, (u_char *) rec + size, span->attrs, n)
+              : p;
+        rec->attrs_size = q ? (uint32_t) (q - p) : 0;
     }
 
-    rec->nattrs = (uint16_t) nattrs;
+    if (q == NULL) {
+        q = p;
+        n = 0;
+    }
 
-    if (span->nevents) {
-        (void) ngx_cpymem(p, span->events.data, span->events.len);
+    rec->nattrs = (uint16_t) ngx_otel_span_attrs_count(span->attrs, n);
+    rec->attrs_len = (uint32_t) (q - p);
+
+    if (span->events.len) {
+        (void) ngx_cpymem(q, span->events.data, span->events.len);
     }
 }
 
@@ -183,70 +213,16 @@ u_char *
 ngx_otel_span_attrs_encode(u_char *p, u_char *last, ngx_otel_attr_t *attrs,
     ngx_uint_t n)
 {
-    size_t            len;
-    ngx_otel_attr_t  *attr, *end;
-
     n = ngx_min(n, NGX_OTEL_SPAN_MAX_ATTRS);
 
-    for (attr = attrs, end = attrs + n; attr < end; attr++) {
+    ngx_otel_span_attrs_cut(attrs, n);
 
-        /* the room for any attribute, else for this one */
-
-        if ((size_t) (last - p) < NGX_OTEL_SPAN_ATTR_MAX_SIZE) {
-
-            len = 2 + 2 + sizeof(int64_t);
-
-            if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-                len += 1 + attr->key.len;
-            }
-
-            if (attr->type != NGX_OTEL_ATTR_INT) {
-                len += attr->str.len;
-            }
-
-            if ((size_t) (last - p) < len) {
-                return NULL;
-            }
-        }
-
-        p = ngx_otel_span_attr_write(p, attr);
-    }
-
-    return p;
+    return ngx_otel_otlp_attrs(p, last, attrs, n);
 }
 
 
-static ngx_inline u_char *
-ngx_otel_span_attr_write(u_char *p, ngx_otel_attr_t *attr)
-{
-    size_t    len;
-    uint16_t  len16;
-
-    *p++ = (u_char) attr->id;
-    *p++ = (u_char) attr->type;
-
-    if (attr->id == NGX_OTEL_ATTR_CUSTOM) {
-        len = ngx_otel_span_len(&attr->key, NGX_OTEL_ATTR_KEY_MAX_LEN);
-        *p++ = (u_char) len;
-        p = ngx_otel_cpymem(p, attr->key.data, len);
-    }
-
-    if (attr->type == NGX_OTEL_ATTR_INT) {
-        ngx_memcpy(p, &attr->num, sizeof(int64_t));
-        return p + sizeof(int64_t);
-    }
-
-    len16 = (uint16_t) ngx_otel_span_len(&attr->str,
-                                         NGX_OTEL_ATTR_VALUE_MAX_LEN);
-    ngx_memcpy(p, &len16, sizeof(uint16_t));
-
-    return ngx_otel_cpymem(p + sizeof(uint16_t), attr->str.data, len16);
-}
-
-
-void
-ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
-    ngx_otel_attr_t *attrs)
+static void
+ngx_otel_span_record_fixed(ngx_otel_span_record_t *rec, ngx_otel_span_t *span)
 {
     u_char  *p;
 
@@ -269,61 +245,151 @@ ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     span->tracestate.len = rec->tracestate_len;
     p += rec->tracestate_len;
 
-    span->attrs = attrs;
-    span->nattrs = rec->nattrs;
-
-    p = ngx_otel_span_attrs_read(p, attrs, rec->nattrs);
-
-    /* up to the record's end: the encoders stop after nevents */
-
     span->nevents = rec->nevents;
-    span->events.data = p;
-    span->events.len = rec->nevents ? (u_char *) rec + rec->size - p : 0;
+    span->events.data = p + rec->attrs_len;
+    span->events.len = rec->events_len;
+}
+
+
+void
+ngx_otel_span_record_view(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
+    ngx_otel_attr_t *attrs)
+{
+    ngx_otel_span_record_fixed(rec, span);
+
+    attrs[0].type = NGX_OTEL_ATTR_ENCODED;
+    attrs[0].str.data = span->events.data - rec->attrs_len;
+    attrs[0].str.len = rec->attrs_len;
+    attrs[0].key.len = rec->attrs_size;
+    attrs[0].num = rec->nattrs;
+
+    span->attrs = attrs;
+    span->nattrs = rec->attrs_len ? 1 : 0;
+}
+
+
+void
+ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
+    ngx_otel_attr_t *attrs)
+{
+    u_char      *p, *last;
+    ngx_uint_t   n;
+
+    ngx_otel_span_record_fixed(rec, span);
+
+    last = span->events.data;
+    p = last - rec->attrs_len;
+
+    for (n = 0; p < last && n < NGX_OTEL_SPAN_MAX_ATTRS; n++) {
+        p = ngx_otel_span_attr_read(p, last, &attrs[n]);
+    }
+
+    span->attrs = attrs;
+    span->nattrs = n;
 }
 
 
 /*
- * The exporter's half of a span's cost is here too: the fields are read
- * into locals first, since every store into an attribute could otherwise
- * change the bytes that p points to (u_char aliases anything).
+ * An attribute as a record has it: a KeyValue field as ngx_otel_otlp_attrs()
+ * writes it (its tag, length, key and AnyValue), or compact
  */
 
 static u_char *
-ngx_otel_span_attrs_read(u_char *p, ngx_otel_attr_t *attrs, ngx_uint_t n)
+ngx_otel_span_attr_read(u_char *p, u_char *last, ngx_otel_attr_t *attr)
 {
-    uint16_t          len16;
-    ngx_uint_t        id, type;
-    ngx_otel_attr_t  *attr, *last;
+    u_char    *end, *any;
+    uint64_t   len, v;
 
-    for (attr = attrs, last = attrs + n; attr < last; attr++) {
-        id = p[0];
-        type = p[1];
-        p += 2;
+    attr->id = NGX_OTEL_ATTR_CUSTOM;
+    attr->type = NGX_OTEL_ATTR_STRING;
+    attr->key.len = 0;
+    attr->str.len = 0;
+    attr->num = 0;
 
-        attr->id = id;
-        attr->type = type;
+    if (*p < NGX_OTEL_ATTR_KNOWN) {
 
-        if (id == NGX_OTEL_ATTR_CUSTOM) {
-            attr->key.len = *p;
-            attr->key.data = p + 1;
-            p += 1 + attr->key.len;
+        /*
+         * compact: our key's id, the value part's length, the value part,
+         * every length in it one byte
+         */
 
-        } else {
-            attr->key = ngx_otel_attr_names[id];
+        attr->id = p[0];
+        attr->key = ngx_otel_attr_names[p[0]];
+
+        end = p + 2 + p[1];
+
+        if (p[4] == 0x0a) {                     /* string_value */
+            attr->str.data = p + 6;
+            attr->str.len = p[5];
+
+        } else {                                /* int_value */
+            (void) ngx_otel_span_varint_read(p + 5, end, &v);
+            attr->type = NGX_OTEL_ATTR_INT;
+            attr->num = (int64_t) v;
         }
 
-        if (type == NGX_OTEL_ATTR_INT) {
-            ngx_memcpy(&attr->num, p, sizeof(int64_t));
-            p += sizeof(int64_t);
-            continue;
-        }
-
-        ngx_memcpy(&len16, p, sizeof(uint16_t));
-
-        attr->str.len = len16;
-        attr->str.data = p + sizeof(uint16_t);
-        p += sizeof(uint16_t) + len16;
+        return end;
     }
+
+    p = ngx_otel_span_varint_read(p + 1, last, &len);
+    end = ((uint64_t) (last - p) < len) ? last : p + len;
+
+    while (p < end) {
+
+        switch (*p++) {
+
+        case 0x0a:  /* KeyValue.key */
+            p = ngx_otel_span_varint_read(p, end, &len);
+            attr->key.data = p;
+            attr->key.len = ngx_min(len, (uint64_t) (end - p));
+            p += attr->key.len;
+            break;
+
+        case 0x12:  /* KeyValue.value, an AnyValue */
+            p = ngx_otel_span_varint_read(p, end, &len);
+            any = ((uint64_t) (end - p) < len) ? end : p + len;
+
+            if (p < any && *p == 0x0a) {        /* string_value */
+                p = ngx_otel_span_varint_read(p + 1, any, &v);
+                attr->str.data = p;
+                attr->str.len = ngx_min(v, (uint64_t) (any - p));
+
+            } else if (p < any && *p == 0x18) { /* int_value */
+                (void) ngx_otel_span_varint_read(p + 1, any, &v);
+                attr->type = NGX_OTEL_ATTR_INT;
+                attr->num = (int64_t) v;
+            }
+
+            p = any;
+            break;
+
+        default:
+            /* nothing else is written */
+            return end;
+        }
+    }
+
+    return end;
+}
+
+
+static ngx_inline u_char *
+ngx_otel_span_varint_read(u_char *p, u_char *last, uint64_t *v)
+{
+    uint64_t    n;
+    ngx_uint_t  shift;
+
+    n = 0;
+
+    for (shift = 0; p < last && shift < 64; shift += 7) {
+        n |= (uint64_t) (*p & 0x7f) << shift;
+
+        if ((*p++ & 0x80) == 0) {
+            break;
+        }
+    }
+
+    *v = n;
 
     return p;
 }
@@ -332,43 +398,69 @@ ngx_otel_span_attrs_read(u_char *p, ngx_otel_attr_t *attrs, ngx_uint_t n)
 u_char *
 ngx_otel_span_event_encode(u_char *p, u_char *last, ngx_otel_event_t *ev)
 {
-    size_t      len;
-    ngx_uint_t  n;
+    ngx_otel_event_t  cut;
 
-    len = ngx_otel_span_len(&ev->name, NGX_OTEL_EVENT_NAME_MAX_LEN);
-    n = ngx_min(ev->nattrs, NGX_OTEL_EVENT_MAX_ATTRS);
+    cut = *ev;
+    cut.name.len = ngx_otel_span_len(&ev->name, NGX_OTEL_EVENT_NAME_MAX_LEN);
+    cut.nattrs = ngx_min(ev->nattrs, NGX_OTEL_EVENT_MAX_ATTRS);
 
-    if ((size_t) (last - p) < sizeof(uint64_t) + 1 + len + 1) {
-        return NULL;
-    }
+    ngx_otel_span_attrs_cut(cut.attrs, cut.nattrs);
 
-    ngx_memcpy(p, &ev->time, sizeof(uint64_t));
-    p += sizeof(uint64_t);
-
-    *p++ = (u_char) len;
-    p = ngx_otel_cpymem(p, ev->name.data, len);
-
-    *p++ = (u_char) n;
-
-    return ngx_otel_span_attrs_encode(p, last, ev->attrs, n);
+    return ngx_otel_otlp_event(p, last, &cut);
 }
 
+
+/* an Event field as ngx_otel_otlp_event() writes it */
 
 u_char *
 ngx_otel_span_event_read(u_char *p, ngx_otel_event_t *ev,
     ngx_otel_attr_t *attrs)
 {
-    ngx_memcpy(&ev->time, p, sizeof(uint64_t));
-    p += sizeof(uint64_t);
+    u_char      *end;
+    uint64_t     len;
+    ngx_uint_t   i;
 
-    ev->name.len = *p++;
-    ev->name.data = p;
-    p += ev->name.len;
-
-    ev->nattrs = *p++;
+    ev->time = 0;
+    ev->name.len = 0;
+    ev->nattrs = 0;
     ev->attrs = attrs;
 
-    return ngx_otel_span_attrs_read(p, attrs, ev->nattrs);
+    p = ngx_otel_span_varint_read(p + 1, p + 11, &len);
+    end = p + len;
+
+    while (p < end) {
+
+        switch (*p) {
+
+        case 0x09:  /* Event.time_unix_nano, little-endian */
+            for (i = 8; i > 0; i--) {
+                ev->time = (ev->time << 8) | p[i];
+            }
+
+            p += 1 + sizeof(uint64_t);
+            break;
+
+        case 0x12:  /* Event.name */
+            p = ngx_otel_span_varint_read(p + 1, end, &len);
+            ev->name.data = p;
+            ev->name.len = ngx_min(len, (uint64_t) (end - p));
+            p += ev->name.len;
+            break;
+
+        case 0x1a:  /* Event.attributes */
+            if (ev->nattrs == NGX_OTEL_EVENT_MAX_ATTRS) {
+                return end;
+            }
+
+            p = ngx_otel_span_attr_read(p, end, &attrs[ev->nattrs++]);
+            break;
+
+        default:
+            return end;
+        }
+    }
+
+    return end;
 }
 
 

@@ -50,9 +50,9 @@ typedef enum {
 #define NGX_OTEL_ATTR_INT            1
 
 /*
- * Only in a span given to ngx_otel_span_record_size() and _write(): "str"
- * holds "num" attributes already in record form, as made by
- * ngx_otel_span_attrs_encode(); ngx_otel_span_record_read() never makes it.
+ * "str" holds "num" attributes already encoded, as OTLP Span.attributes
+ * fields (ngx_otel_span_attrs_encode()) or compact (ngx_otel_otlp.h), and
+ * key.len is their length once expanded: the encoders only expand them
  */
 #define NGX_OTEL_ATTR_ENCODED        2
 
@@ -99,7 +99,10 @@ typedef struct {
     ngx_otel_attr_t    *attrs;
     ngx_uint_t          nattrs;
 
-    /* made by ngx_otel_span_event_encode(), read by _event_read() */
+    /*
+     * OTLP Span.events fields, made by ngx_otel_span_event_encode(), read
+     * by _event_read()
+     */
     ngx_str_t           events;
     ngx_uint_t          nevents;
 } ngx_otel_span_t;
@@ -113,7 +116,10 @@ typedef struct {
 } ngx_otel_event_t;
 
 
-/* the fixed part of a span as it sits in the zone, followed by its data */
+/*
+ * The fixed part of a span as it sits in the zone, followed by its name,
+ * its tracestate, and its attributes and events as OTLP encodes them.
+ */
 typedef struct {
     uint32_t            size;        /* the whole record, 8-aligned */
     uint8_t             state;       /* owned by the zone queue */
@@ -129,6 +135,9 @@ typedef struct {
     uint16_t            tracestate_len;
     uint16_t            nattrs;
     uint16_t            nevents;
+    uint32_t            attrs_len;
+    uint32_t            attrs_size;  /* expanded */
+    uint32_t            events_len;
 } ngx_otel_span_record_t;
 
 
@@ -196,8 +205,10 @@ size_t ngx_otel_utf8_len(u_char *p, u_char *last);
 size_t ngx_otel_span_record_size(ngx_otel_span_t *span);
 
 /*
- * Attributes in record form in [p, last), so that the zone's lock is held
- * for a copy only; NULL when they do not fit.
+ * Attributes in record form (OTLP Span.attributes fields) in [p, last), so
+ * that the zone's lock is held for a copy only and the exporter copies
+ * them again as they are; NULL when they might not fit.  Strings longer
+ * than a record keeps are cut, in attrs.
  */
 u_char *ngx_otel_span_attrs_encode(u_char *p, u_char *last,
     ngx_otel_attr_t *attrs, ngx_uint_t n);
@@ -207,14 +218,19 @@ void ngx_otel_span_record_write(ngx_otel_span_record_t *rec,
 
 /*
  * Turns a record back into a span whose strings point into the record;
- * attrs must hold NGX_OTEL_SPAN_MAX_ATTRS entries.
+ * attrs must hold NGX_OTEL_SPAN_MAX_ATTRS entries.  _read() decodes the
+ * attributes (each key a string), _view() leaves them encoded, in attrs[0],
+ * for the protobuf encoder to copy.
  */
 void ngx_otel_span_record_read(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, ngx_otel_attr_t *attrs);
+void ngx_otel_span_record_view(ngx_otel_span_record_t *rec,
+    ngx_otel_span_t *span, ngx_otel_attr_t *attrs);
 
 /*
- * An event in record form in [p, last), for a span's "events"; NULL when
- * it does not fit.  Its attributes are ints and strings only.
+ * An event in record form (an OTLP Span.events field) in [p, last), for a
+ * span's "events"; NULL when it might not fit.  Its attributes are ints
+ * and strings only.
  */
 u_char *ngx_otel_span_event_encode(u_char *p, u_char *last,
     ngx_otel_event_t *ev);

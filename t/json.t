@@ -37,7 +37,7 @@ my @cmd = ($ENV{CC} || 'cc',
 	(map { "-I$ngx/$_" } qw{ src/core src/event src/event/modules
 		src/os/unix objs }),
 	"-I$src", '-o', $bin, 'unit/json_unit.c', "$src/ngx_otel_otlp_json.c",
-	"$src/ngx_otel_span.c");
+	"$src/ngx_otel_span.c", "$src/ngx_otel_otlp_span.c");
 
 if (system(@cmd) != 0) {
 	fail('harness builds with -Wall -Werror');
