@@ -1198,9 +1198,9 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
 void
 ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
 {
-    u_char                     *p;
     time_t                      now;
     ngx_otel_attr_t             encoded;
+    ngx_otel_otlp_writer_t      w;
     ngx_otel_exporter_conf_t   *ecf;
     ngx_http_otel_main_conf_t  *omcf;
 
@@ -1222,23 +1222,26 @@ ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
         && !(span->nattrs == 1
              && span->attrs[0].type == NGX_OTEL_ATTR_ENCODED))
     {
-        p = ngx_otel_span_attrs_encode(ngx_http_otel_attrs_buf,
-                  ngx_http_otel_attrs_buf + sizeof(ngx_http_otel_attrs_buf),
-                  span->attrs, span->nattrs);
-    } else {
-        p = NULL;
-    }
+        w.pos = ngx_http_otel_attrs_buf;
+        w.last = ngx_http_otel_attrs_buf + sizeof(ngx_http_otel_attrs_buf);
+        w.n = 0;
+        w.size = 0;
 
-    if (p != NULL) {
-        encoded.id = 0;
-        encoded.type = NGX_OTEL_ATTR_ENCODED;
-        encoded.str.data = ngx_http_otel_attrs_buf;
-        encoded.str.len = p - ngx_http_otel_attrs_buf;
-        encoded.key.len = encoded.str.len;
-        encoded.num = (int64_t) ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
+        ngx_otel_otlp_writer_attrs(&w, span->attrs,
+                                   ngx_min(span->nattrs,
+                                           NGX_OTEL_SPAN_MAX_ATTRS));
 
-        span->attrs = &encoded;
-        span->nattrs = encoded.str.len ? 1 : 0;
+        if (w.pos != NULL) {
+            encoded.id = 0;
+            encoded.type = NGX_OTEL_ATTR_ENCODED;
+            encoded.str.data = ngx_http_otel_attrs_buf;
+            encoded.str.len = w.pos - ngx_http_otel_attrs_buf;
+            encoded.key.len = w.size;
+            encoded.num = (int64_t) w.n;
+
+            span->attrs = &encoded;
+            span->nattrs = 1;
+        }
     }
 
     if (ngx_otel_shm_push(ecf->shm_zone->data, span) == NGX_OK) {

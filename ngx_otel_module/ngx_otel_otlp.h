@@ -183,6 +183,10 @@ void ngx_otel_otlp_writer_attr(ngx_otel_otlp_writer_t *w,
 void ngx_otel_otlp_writer_str(ngx_otel_otlp_writer_t *w, ngx_uint_t id,
     u_char *data, size_t len);
 
+/* attributes of an array, ours compact where they can be */
+void ngx_otel_otlp_writer_attrs(ngx_otel_otlp_writer_t *w,
+    ngx_otel_attr_t *attrs, ngx_uint_t n);
+
 /* spans: the first span, len: the length of all spans */
 u_char *ngx_otel_otlp_envelope(ngx_otel_otlp_t *otlp, u_char *spans,
     size_t len);

@@ -114,7 +114,9 @@ ngx_otel_otlp_span_size(ngx_otel_span_t *span)
     for (i = 0; i < span->nattrs; i++) {
         attr = &span->attrs[i];
 
-        n += attr->key.len;
+        n += (attr->type == NGX_OTEL_ATTR_ENCODED
+              || attr->id >= NGX_OTEL_ATTR_KNOWN)
+             ? attr->key.len : NGX_OTEL_OTLP_KEY_MAX;
 
         if (attr->type != NGX_OTEL_ATTR_INT) {
             n += attr->str.len;
@@ -363,7 +365,10 @@ ngx_otel_otlp_attrs(u_char *p, u_char *last, ngx_otel_attr_t *attrs,
             continue;
         }
 
-        len = attr->key.len;
+        /* our keys are known; the key of one of ours may be unset */
+
+        len = (attr->id < NGX_OTEL_ATTR_KNOWN) ? NGX_OTEL_OTLP_KEY_MAX
+                                              : attr->key.len;
 
         if (attr->type != NGX_OTEL_ATTR_INT) {
             len += attr->str.len;
@@ -399,7 +404,9 @@ ngx_otel_otlp_attrs_size(ngx_otel_attr_t *attrs, ngx_uint_t n)
             continue;
         }
 
-        size += NGX_OTEL_OTLP_ATTR_MAX + 3 * attr->key.len;
+        size += NGX_OTEL_OTLP_ATTR_MAX
+                + 3 * ((attr->id < NGX_OTEL_ATTR_KNOWN) ? NGX_OTEL_OTLP_KEY_MAX
+                                                        : attr->key.len);
 
         if (attr->type != NGX_OTEL_ATTR_INT) {
             size += 3 * attr->str.len;
@@ -462,6 +469,37 @@ ngx_otel_otlp_writer_attr(ngx_otel_otlp_writer_t *w, ngx_otel_attr_t *attr)
     if (w->pos) {
         w->size += w->pos - p;
         w->n++;
+    }
+}
+
+
+void
+ngx_otel_otlp_writer_attrs(ngx_otel_otlp_writer_t *w, ngx_otel_attr_t *attrs,
+    ngx_uint_t n)
+{
+    ngx_otel_attr_t  *attr, *end;
+
+    if (ngx_otel_otlp_nshort == NGX_CONF_UNSET_UINT) {
+        ngx_otel_otlp_heads_init();
+    }
+
+    for (attr = attrs, end = attrs + n; attr < end; attr++) {
+
+        if (attr->id < ngx_otel_otlp_nshort) {
+
+            if (attr->type == NGX_OTEL_ATTR_STRING) {
+                ngx_otel_otlp_known_str(w, attr->id, attr->str.data,
+                                        attr->str.len);
+                continue;
+            }
+
+            if (attr->type == NGX_OTEL_ATTR_INT) {
+                ngx_otel_otlp_known_int(w, attr->id, attr->num);
+                continue;
+            }
+        }
+
+        ngx_otel_otlp_writer_attr(w, attr);
     }
 }
 
@@ -698,7 +736,8 @@ ngx_otel_otlp_event_size(ngx_otel_event_t *ev)
     n = ev->name.len;
 
     for (i = 0; i < ev->nattrs; i++) {
-        n += ev->attrs[i].key.len;
+        n += (ev->attrs[i].id < NGX_OTEL_ATTR_KNOWN) ? NGX_OTEL_OTLP_KEY_MAX
+                                                     : ev->attrs[i].key.len;
 
         if (ev->attrs[i].type != NGX_OTEL_ATTR_INT) {
             n += ev->attrs[i].str.len;
