@@ -15,6 +15,8 @@
 #
 # Environment: CG_N1 (2000), CG_N2 (4000; five times both for ratio10,
 # whose sampled share varies from run to run), CG_TOP (12 functions),
+# CG_VALGRIND_OPTS (more valgrind options, such as
+# "--read-inline-info=yes --dump-instr=yes" for a line-level profile),
 # and those of bench/common.sh.  BENCH_NGINX may name an nginx binary with
 # symbols (build/nginx/objs/nginx after "./build.sh bench") so that the
 # profile names nginx's static functions too.
@@ -100,7 +102,7 @@ cg_run() {
     bench_write_conf "$name" "$d" single "$port" "$backend_port" "$rport"
 
     # nginx takes $NGINX for sockets inherited in a binary upgrade
-    env -u NGINX valgrind --tool=callgrind \
+    env -u NGINX valgrind --tool=callgrind ${CG_VALGRIND_OPTS:-} \
         --callgrind-out-file="$d/callgrind.out" \
         "$BENCH_NGINX" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" \
         > "$d/valgrind.log" 2>&1 &

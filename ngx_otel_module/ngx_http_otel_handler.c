@@ -91,7 +91,7 @@ static void ngx_http_otel_span_attrs(ngx_http_request_t *r,
     ngx_otel_otlp_writer_t *w, ngx_uint_t status, ngx_uint_t standard);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
     ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_str_t *name);
-static ngx_int_t ngx_http_otel_port(u_char *p, u_char *last);
+static ngx_int_t ngx_http_otel_host_port(u_char *start, u_char *last);
 
 
 static ngx_str_t  ngx_http_otel_header_names[] = {
@@ -1483,17 +1483,8 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
 
         if (r->headers_in.host) {
             p = r->headers_in.host->value.data;
-            last = p + r->headers_in.host->value.len;
-
-            if (p < last && *p == '[') {
-                p = ngx_strlchr(p, last, ']');
-            }
-
-            q = p ? ngx_strlchr(p, last, ':') : NULL;
-
-            if (q && q + 1 < last) {
-                port = ngx_http_otel_port(q + 1, last);
-            }
+            port = ngx_http_otel_host_port(p,
+                                           p + r->headers_in.host->value.len);
         }
     }
 
@@ -1625,19 +1616,33 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
 }
 
 
-/* ngx_atoi() for a port: anything but 1 to 65535 is an error */
+/*
+ * The port of a Host value, read backwards from its end: the digits
+ * after its last colon, so neither the name nor an IPv6 literal (which
+ * ends with "]" when it has no port) is looked at.  0: none.
+ */
 
 static ngx_int_t
-ngx_http_otel_port(u_char *p, u_char *last)
+ngx_http_otel_host_port(u_char *start, u_char *last)
 {
-    ngx_int_t  port;
+    u_char     *p;
+    ngx_int_t   port, unit;
 
-    for (port = 0; p < last; p++) {
-        if (*p < '0' || *p > '9' || port > 65535) {
+    port = 0;
+    unit = 1;
+
+    for (p = last; p > start && p[-1] >= '0' && p[-1] <= '9'; p--) {
+
+        if (unit > 100000) {
             return NGX_ERROR;
         }
 
-        port = port * 10 + (*p - '0');
+        port += (p[-1] - '0') * unit;
+        unit *= 10;
+    }
+
+    if (p == last || p == start || p[-1] != ':') {
+        return 0;
     }
 
     return port;

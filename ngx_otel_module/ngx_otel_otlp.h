@@ -158,6 +158,21 @@ u_char *ngx_otel_otlp_span(u_char *p, u_char *last, ngx_otel_span_t *span);
 size_t ngx_otel_otlp_span_len(ngx_otel_span_t *span);
 
 /*
+ * A span straight from its record, when it has rec->otlp_len: the length
+ * of its Span message, which ngx_otel_otlp_record_len() finds (or 0)
+ * before the span is recorded.  ngx_otel_otlp_record() writes the whole
+ * "ScopeSpans.spans" field, the same bytes as ngx_otel_otlp_span() of the
+ * record's view, or returns NULL if [p, last) is short of
+ * ngx_otel_otlp_record_size() bytes.
+ */
+size_t ngx_otel_otlp_record_len(ngx_otel_span_t *span);
+u_char *ngx_otel_otlp_record(u_char *p, u_char *last,
+    ngx_otel_span_record_t *rec);
+
+#define ngx_otel_otlp_record_size(rec)                                        \
+    (1 + 5 + (rec)->otlp_len + NGX_OTEL_OTLP_HEAD_SIZE)
+
+/*
  * Span.attributes fields (the record form of attributes, see
  * ngx_otel_span.h), with room left for the end of a Span after them: NULL
  * if they might not fit, and they surely fit into _attrs_size() bytes.

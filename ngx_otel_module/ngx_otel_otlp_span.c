@@ -84,6 +84,8 @@ static ngx_inline u_char *ngx_otel_otlp_short_key(u_char *p,
     ngx_otel_attr_t *attr, ngx_uint_t nshort);
 static u_char *ngx_otel_otlp_attr(u_char *p, ngx_otel_attr_t *attr);
 static u_char *ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last);
+static size_t ngx_otel_otlp_span_msg_len(ngx_otel_span_t *span,
+    ngx_uint_t *verbatim);
 static u_char *ngx_otel_otlp_string(u_char *p, ngx_uint_t tag,
     ngx_str_t *s);
 static size_t ngx_otel_otlp_string_len(ngx_str_t *s);
@@ -136,6 +138,42 @@ ngx_otel_otlp_span_size(ngx_otel_span_t *span)
 size_t
 ngx_otel_otlp_span_len(ngx_otel_span_t *span)
 {
+    size_t  len;
+
+    len = ngx_otel_otlp_span_msg_len(span, NULL);
+
+    return 1 + ngx_otel_otlp_varint_len(len) + len;
+}
+
+
+/*
+ * The same, the Span message alone, for a span to be recorded: 0 unless
+ * its attributes come encoded and its name and tracestate are recorded
+ * as they are and need no UTF-8 filtering (see ngx_otel_otlp_record())
+ */
+
+size_t
+ngx_otel_otlp_record_len(ngx_otel_span_t *span)
+{
+    ngx_uint_t  verbatim;
+
+    if (span->nattrs > 1
+        || (span->nattrs == 1 && span->attrs[0].type != NGX_OTEL_ATTR_ENCODED)
+        || span->name.len > NGX_OTEL_SPAN_NAME_MAX_LEN
+        || span->tracestate.len > NGX_OTEL_TRACESTATE_MAX_LEN)
+    {
+        return 0;
+    }
+
+    verbatim = 1;
+
+    return ngx_otel_otlp_span_msg_len(span, &verbatim);
+}
+
+
+static size_t
+ngx_otel_otlp_span_msg_len(ngx_otel_span_t *span, ngx_uint_t *verbatim)
+{
     size_t    len, n;
     uint64_t  v, parent;
 
@@ -144,6 +182,10 @@ ngx_otel_otlp_span_len(ngx_otel_span_t *span)
     if (span->tracestate.len) {
         n = ngx_otel_otlp_string_len(&span->tracestate);
         len += ngx_otel_otlp_field_size(n);
+
+        if (verbatim && n != span->tracestate.len) {
+            return 0;
+        }
     }
 
     ngx_memcpy(&parent, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
@@ -155,6 +197,10 @@ ngx_otel_otlp_span_len(ngx_otel_span_t *span)
     if (span->name.len) {
         n = ngx_otel_otlp_string_len(&span->name);
         len += ngx_otel_otlp_field_size(n);
+
+        if (verbatim && n != span->name.len) {
+            return 0;
+        }
     }
 
     v = ngx_otel_otlp_enum(span->kind);
@@ -183,7 +229,7 @@ ngx_otel_otlp_span_len(ngx_otel_span_t *span)
 
     len += 2 + (v ? 1 + ngx_otel_otlp_varint_len(v) : 0) + 2 + 4;
 
-    return 1 + ngx_otel_otlp_varint_len(len) + len;
+    return len;
 }
 
 
@@ -314,6 +360,110 @@ ngx_otel_otlp_span(u_char *p, u_char *last, ngx_otel_span_t *span)
     (void) ngx_otel_otlp_varint(p + 1, len);
 
     return p + 1 + n + len;
+}
+
+
+/*
+ * What ngx_otel_otlp_span() does, from a record that has its Span's
+ * length: no view, no string checks, the length known before the Span is
+ * written.  The expansion of the attributes copies whole heads: HEAD_SIZE
+ * bytes of room past the span.
+ */
+
+u_char *
+ngx_otel_otlp_record(u_char *p, u_char *last, ngx_otel_span_record_t *rec)
+{
+    u_char    *s, *a;
+    uint32_t   flags;
+    uint64_t   parent;
+
+    if ((size_t) (last - p) < ngx_otel_otlp_record_size(rec)) {
+        return NULL;
+    }
+
+    *p++ = NGX_OTEL_OTLP_SPANS;
+    p = ngx_otel_otlp_varint(p, rec->otlp_len);
+
+    *p++ = NGX_OTEL_OTLP_TRACE_ID;
+    *p++ = NGX_OTEL_TRACE_ID_LEN;
+    ngx_memcpy(p, rec->trace_id, NGX_OTEL_TRACE_ID_LEN);
+    p += NGX_OTEL_TRACE_ID_LEN;
+
+    *p++ = NGX_OTEL_OTLP_SPAN_ID;
+    *p++ = NGX_OTEL_SPAN_ID_LEN;
+    ngx_memcpy(p, rec->span_id, NGX_OTEL_SPAN_ID_LEN);
+    p += NGX_OTEL_SPAN_ID_LEN;
+
+    /* after the record: the name, the tracestate, attributes, events */
+
+    s = (u_char *) &rec[1];
+
+    if (rec->tracestate_len) {
+        *p++ = NGX_OTEL_OTLP_TRACE_STATE;
+        p = ngx_otel_otlp_varint(p, rec->tracestate_len);
+        p = ngx_otel_cpymem(p, s + rec->name_len, rec->tracestate_len);
+    }
+
+    flags = (rec->flags & NGX_OTEL_OTLP_FLAGS_TRACE_MASK)
+            | NGX_OTEL_OTLP_FLAGS_HAS_IS_REMOTE;
+
+    ngx_memcpy(&parent, rec->parent_id, NGX_OTEL_SPAN_ID_LEN);
+
+    if (parent) {
+        *p++ = NGX_OTEL_OTLP_PARENT_ID;
+        *p++ = NGX_OTEL_SPAN_ID_LEN;
+        ngx_memcpy(p, rec->parent_id, NGX_OTEL_SPAN_ID_LEN);
+        p += NGX_OTEL_SPAN_ID_LEN;
+
+        if (rec->kind == NGX_OTEL_SPAN_KIND_SERVER) {
+            flags |= NGX_OTEL_OTLP_FLAGS_IS_REMOTE;
+        }
+    }
+
+    if (rec->name_len) {
+        *p++ = NGX_OTEL_OTLP_NAME;
+        p = ngx_otel_otlp_varint(p, rec->name_len);
+        p = ngx_otel_cpymem(p, s, rec->name_len);
+    }
+
+    if (rec->kind) {
+        *p++ = NGX_OTEL_OTLP_KIND;
+        p = ngx_otel_otlp_varint(p, rec->kind);
+    }
+
+    if (rec->start) {
+        *p++ = NGX_OTEL_OTLP_START;
+        p = ngx_otel_otlp_fixed64(p, rec->start);
+    }
+
+    if (rec->end) {
+        *p++ = NGX_OTEL_OTLP_END;
+        p = ngx_otel_otlp_fixed64(p, rec->end);
+    }
+
+    a = s + rec->name_len + rec->tracestate_len;
+
+    p = ngx_otel_otlp_expand(p, a, a + rec->attrs_len);
+
+    if (rec->events_len) {
+        p = ngx_cpymem(p, a + rec->attrs_len, rec->events_len);
+    }
+
+    *p++ = NGX_OTEL_OTLP_STATUS;
+
+    if (rec->status) {
+        *p++ = (u_char) (1 + ngx_otel_otlp_varint_len(rec->status));
+        *p++ = NGX_OTEL_OTLP_CODE;
+        p = ngx_otel_otlp_varint(p, rec->status);
+
+    } else {
+        *p++ = 0;
+    }
+
+    *p++ = NGX_OTEL_OTLP_FLAGS0;
+    *p++ = NGX_OTEL_OTLP_FLAGS1;
+
+    return ngx_otel_otlp_fixed32(p, flags);
 }
 
 

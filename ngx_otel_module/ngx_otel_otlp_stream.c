@@ -38,6 +38,13 @@ ngx_otel_otlp_stream_init(ngx_otel_otlp_stream_t *st, ngx_otel_otlp_t *otlp,
     pos = batch->start;
 
     while ((rec = ngx_otel_shm_next(zone, batch, &pos)) != NULL) {
+
+        if (rec->otlp_len) {
+            len += 1 + ngx_otel_otlp_varint_len(rec->otlp_len)
+                   + rec->otlp_len;
+            continue;
+        }
+
         ngx_otel_span_record_view(rec, &span, &st->attr);
         len += ngx_otel_otlp_span_len(&span);
     }
@@ -118,9 +125,18 @@ ngx_otel_otlp_stream_read(ngx_otel_otlp_stream_t *st, u_char *buf,
             break;
         }
 
-        ngx_otel_span_record_view(rec, &span, &st->attr);
-
         /* most spans are encoded right into libcurl's buffer */
+
+        if (rec->otlp_len) {
+            q = ngx_otel_otlp_record(p, last, rec);
+
+            if (q != NULL) {
+                p = q;
+                continue;
+            }
+        }
+
+        ngx_otel_span_record_view(rec, &span, &st->attr);
 
         q = ngx_otel_otlp_span(p, last, &span);
 

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 
 #include "ngx_otel_shm.h"
+#include "ngx_otel_otlp.h"
 
 
 /*
@@ -196,12 +197,13 @@ ngx_otel_shm_record(ngx_otel_shctx_t *sh, uint64_t pos)
 ngx_int_t
 ngx_otel_shm_push(ngx_otel_zone_ctx_t *ctx, ngx_otel_span_t *span)
 {
-    size_t                   size, room;
+    size_t                   size, room, len;
     ngx_otel_shctx_t        *sh;
     ngx_otel_span_record_t  *rec;
 
     sh = ctx->sh;
     size = ngx_otel_span_record_size(span);
+    len = ngx_otel_otlp_record_len(span);
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -227,6 +229,7 @@ ngx_otel_shm_push(ngx_otel_zone_ctx_t *ctx, ngx_otel_span_t *span)
     rec = ngx_otel_shm_record(sh, sh->tail);
 
     ngx_otel_span_record_write(rec, span, size);
+    rec->otlp_len = (uint32_t) len;
     rec->state = NGX_OTEL_RECORD_QUEUED;
 
     sh->tail += size;

@@ -206,6 +206,8 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     if (span->events.len) {
         (void) ngx_cpymem(q, span->events.data, span->events.len);
     }
+
+    rec->otlp_len = 0;
 }
 
 

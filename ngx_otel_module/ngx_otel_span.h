@@ -119,6 +119,9 @@ typedef struct {
 /*
  * The fixed part of a span as it sits in the zone, followed by its name,
  * its tracestate, and its attributes and events as OTLP encodes them.
+ * When the length of its OTLP Span is known before it is recorded (see
+ * ngx_otel_otlp_record_len(), the usual case), otlp_len has it, and the
+ * exporter encodes the span straight from the record.
  */
 typedef struct {
     uint32_t            size;        /* the whole record, 8-aligned */
@@ -138,6 +141,7 @@ typedef struct {
     uint32_t            attrs_len;
     uint32_t            attrs_size;  /* expanded */
     uint32_t            events_len;
+    uint32_t            otlp_len;    /* the encoded Span, 0: not known */
 } ngx_otel_span_record_t;
 
 

@@ -81,6 +81,8 @@ static unit_check_t  unit_repack = { "protobuf-c repacks them identically",
                                      0, 0 };
 static unit_check_t  unit_fields = { "unpacked ids and counts as given",
                                      0, 0 };
+static unit_check_t  unit_direct = { "written straight from its record: "
+                                     "protobuf-c's bytes, in its size", 0, 0 };
 
 static u_char       *unit_buf;
 static u_char       *unit_ref;
@@ -996,6 +998,9 @@ unit_random_events(ngx_otel_span_t *span, ngx_uint_t ascii)
 
 /* the same span as the exporter sees it: written to a record, read back */
 
+static void unit_record_direct(const char *label, ngx_otel_span_t *span);
+
+
 static void
 unit_record(const char *label, ngx_otel_span_t *span)
 {
@@ -1016,6 +1021,100 @@ unit_record(const char *label, ngx_otel_span_t *span)
     ngx_otel_span_record_read(rec, &view, attrs);
 
     unit_span(label, &view, 0);
+
+    free(rec);
+
+    unit_record_direct(label, span);
+}
+
+
+/*
+ * The span as the request path records it: its attributes encoded first
+ * (as ngx_http_otel_push_span() does), and when ngx_otel_otlp_record_len()
+ * finds its length, written straight from the record by
+ * ngx_otel_otlp_record(): what protobuf-c makes of the span read back,
+ * nothing past ngx_otel_otlp_record_size(), NULL with less room
+ */
+
+static void
+unit_record_direct(const char *label, ngx_otel_span_t *span)
+{
+    u_char                  *end;
+    size_t                   size, room, ref;
+    ngx_otel_span_t          view, enc;
+    ngx_otel_attr_t          encoded;
+    ngx_otel_otlp_writer_t   w;
+    ngx_otel_span_record_t  *rec;
+    static ngx_otel_attr_t   attrs[NGX_OTEL_SPAN_MAX_ATTRS];
+    static u_char            buf[ngx_otel_otlp_attrs_max(
+                                                 NGX_OTEL_SPAN_MAX_ATTRS)];
+
+    enc = *span;
+
+    if (span->nattrs) {
+        w.pos = buf;
+        w.last = buf + sizeof(buf);
+        w.n = 0;
+        w.size = 0;
+
+        ngx_otel_otlp_writer_attrs(&w, span->attrs,
+                                   ngx_min(span->nattrs,
+                                           NGX_OTEL_SPAN_MAX_ATTRS));
+        if (w.pos == NULL) {
+            return;
+        }
+
+        encoded.type = NGX_OTEL_ATTR_ENCODED;
+        encoded.str.data = buf;
+        encoded.str.len = w.pos - buf;
+        encoded.key.len = w.size;
+        encoded.num = (int64_t) w.n;
+
+        enc.attrs = &encoded;
+        enc.nattrs = 1;
+    }
+
+    size = ngx_otel_span_record_size(&enc);
+
+    rec = malloc(size);
+    if (rec == NULL) {
+        fprintf(stderr, "malloc() failed\n");
+        exit(2);
+    }
+
+    ngx_otel_span_record_write(rec, &enc, size);
+    rec->otlp_len = (uint32_t) ngx_otel_otlp_record_len(&enc);
+
+    if (rec->otlp_len == 0) {
+        free(rec);
+        return;
+    }
+
+    ngx_otel_span_record_read(rec, &view, attrs);
+
+    unit_direct.spans++;
+
+    room = ngx_otel_otlp_record_size(rec);
+
+    memset(unit_buf, UNIT_SENTINEL, room + UNIT_GUARD);
+
+    end = ngx_otel_otlp_record(unit_buf, unit_buf + room, rec);
+    ref = unit_reference(&view, unit_ref);
+
+    if (end == NULL || unit_guard(unit_buf + room) != NGX_OK) {
+        unit_fail(&unit_direct, label, "did not fit into %zu bytes", room);
+
+    } else if ((size_t) (end - unit_buf) != ref
+               || memcmp(unit_buf, unit_ref, ref) != 0)
+    {
+        unit_fail(&unit_direct, label, "%zu bytes, protobuf-c %zu",
+                  (size_t) (end - unit_buf), ref);
+
+    } else if (ngx_otel_otlp_record(unit_buf, unit_buf + room - 1, rec)
+               != NULL)
+    {
+        unit_fail(&unit_direct, label, "wrote into too little room");
+    }
 
     free(rec);
 }
@@ -1420,6 +1519,7 @@ main(void)
     unit_report(&unit_unpack);
     unit_report(&unit_repack);
     unit_report(&unit_fields);
+    unit_report(&unit_direct);
 
     diag("Span messages of %zu to %zu bytes; lengths as 1/2/3/4+-byte "
          "varints: %lu/%lu/%lu/%lu", unit_min_len, unit_max_len,
