@@ -7,10 +7,13 @@
 # CPU 1 (taskset).  Each round runs every configuration once, in a rotated
 # order, each on a fresh nginx: a warm-up, then the measured wrk run
 # (--latency), then otel_status, then "nginx -s quit" (which flushes the
-# exporter) and the spans are counted where they arrived.  The summary
-# gives medians over the rounds; a configuration's ratio is the median of
-# its ratios to its baseline (plain nginx, or plain proxying) measured in
-# the same round.
+# exporter) and the spans are counted where they arrived.  A
+# configuration's baseline (plain nginx, or plain proxying) runs right
+# before it and right after it: A B A C A ... .  The summary gives medians
+# over the rounds; a configuration's ratio is the median of its ratios to
+# the mean of the two baseline runs around it, so that a machine whose
+# speed drifts over minutes (a shared host) skews the ratios far less
+# than it does the absolute figures.
 #
 #   bench/run.sh [CONFIG ...]      (default: all; see bench/common.sh)
 #
@@ -26,8 +29,9 @@
 #   and those of bench/common.sh (BENCH_NGINX, OTEL_MODULE, BENCH_WORKERS,
 #   BENCH_BATCH_SIZE, BENCH_ZONE_SIZE, BENCH_ATTRS, BENCH_INTERVAL).
 #
-# The default run (all 10 configurations, 3 rounds of 1 + 4 s) takes about
-# 4 minutes, 6 if two rounds must be run again.
+# The default run (all 10 configurations, 3 rounds of 1 + 4 s, the
+# baselines between them) takes about 7 minutes, 11 if two rounds must be
+# run again.
 
 set -euo pipefail
 
@@ -159,6 +163,9 @@ wrk_parse() {
 
 # run_one NAME ROUND: one measurement, appended to $results as
 #   name round rps p50 p99 cpu_us requests queued dropped spans errors
+#   foreign seq
+seq=0
+
 run_one() {
     local name="$1" round="$2" d port rport workers t0 t1 ticks status
     local req rps p50 p99 err wreq queued dropped spans before cpu_us
@@ -239,8 +246,10 @@ run_one() {
     cpu_us="$(perl -e 'printf "%.2f", $ARGV[0] * 1e6 / $ARGV[1] / $ARGV[2]' \
               "$ticks" "$(getconf CLK_TCK)" "$req")"
 
+    seq=$((seq + 1))
+
     echo "$name $round $rps $p50 $p99 $cpu_us $((req + wreq)) $queued" \
-         "$dropped $spans $err $foreign" >> "$results"
+         "$dropped $spans $err $foreign $seq" >> "$results"
 
     bench_log "  $name: $rps req/s, p50 ${p50}us, p99 ${p99}us," \
               "nginx CPU ${cpu_us}us/req, spans $spans of $((req + wreq))" \
@@ -256,6 +265,14 @@ bench_log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 n=${#runnable[@]}
 
+# the baselines that something is measured against
+measured=
+
+for name in "${runnable[@]}"; do
+    base="$(bench_baseline "$name")"
+    [ "$base" = "$name" ] || measured="$measured $base"
+done
+
 # a round in which other processes took more than BENCH_MAX_OTHER % of
 # the CPUs during any run is run again, up to BENCH_EXTRA_ROUNDS times
 
@@ -266,9 +283,32 @@ while [ "$quiet" -lt "$rounds" ] && [ "$r" -lt $((rounds + extra)) ]; do
     r=$((r + 1))
     bench_log "round $r ($quiet of $rounds undisturbed so far)"
 
-    # a different order each round, so no configuration always runs first
+    # a different order each round, so no configuration always runs
+    # first; the baselines around the others
+    last=
+
     for ((i = 0; i < n; i++)); do
-        run_one "${runnable[$(( (i + r - 1) % n ))]}" "$r"
+        name="${runnable[$(( (i + r - 1) % n ))]}"
+        base="$(bench_baseline "$name")"
+
+        if [ "$base" = "$name" ]; then
+
+            # a baseline runs alone only when nothing is measured against it
+            if [[ " $measured " != *" $name "* ]]; then
+                run_one "$name" "$r"
+                last="$name"
+            fi
+
+            continue
+        fi
+
+        if [ "$last" != "$base" ]; then
+            run_one "$base" "$r"
+        fi
+
+        run_one "$name" "$r"
+        run_one "$base" "$r"
+        last="$base"
     done
 
     if awk -v r="$r" -v max="$max_other" \
@@ -303,14 +343,15 @@ my %base = (
 
 my (%r, %all, %skip);
 
+# a run's key: its round and its place in the whole run
 open my $fh, '<', $file or die;
 while (<$fh>) {
     my @f = split;
     if ($f[1] eq 'skip') { $skip{$f[0]} = 1; next; }
     my %m;
-    @m{qw/rps p50 p99 cpu req queued dropped spans err foreign/} =
-        @f[2 .. 11];
-    $all{$f[0]}{$f[1]} = \%m;
+    @m{qw/rps p50 p99 cpu req queued dropped spans err foreign seq/} =
+        @f[2 .. 12];
+    $all{$f[0]}{"$f[1].$f[12]"} = \%m;
 }
 
 # runs that other processes disturbed are left out, unless all were
@@ -342,16 +383,22 @@ sub min { my $m; for (@_) { $m = $_ if !defined $m || $_ < $m } $m }
 
 sub col { my ($c, $k) = @_; map { $r{$c}{$_}{$k} } sort keys %{$r{$c}} }
 
-# the median over rounds of the ratio to the baseline of the same round
+# the median of the ratios of a configuration's runs to the mean of the
+# baseline runs next to each (the last before it, the first after it)
 sub ratio {
     my ($c, $k) = @_;
-    my $b = $base{$c};
     my @v;
     for my $set (\%r, \%all) {
-        for my $round (keys %{$set->{$c}}) {
-            my $x = $set->{$c}{$round}{$k};
-            my $y = $set->{$b}{$round} && $set->{$b}{$round}{$k};
-            push @v, $x / $y if $y;
+        my @base = sort { $a->{seq} <=> $b->{seq} }
+                   values %{$set->{$base{$c}}};
+        for my $run (values %{$set->{$c}}) {
+            my ($before) = reverse grep { $_->{seq} < $run->{seq} } @base;
+            my ($after) = grep { $_->{seq} > $run->{seq} } @base;
+            my @y = map { $_->{$k} } grep { defined } $before, $after;
+            next unless @y;
+            my $y = 0;
+            $y += $_ / @y for @y;
+            push @v, $run->{$k} / $y if $y;
         }
         last if @v;
     }
@@ -415,9 +462,10 @@ for my $c (@configs) {
 
 print <<END;
 
-req/s, p50, p99, CPU us: medians over the rounds.  vs base: the median of
-the ratios to the baseline (plain nginx; plain proxying for proxy_*) run in
-the same round; best: best round against best round.  CPU us: the nginx
+req/s, p50, p99, CPU us: medians over the runs.  vs base: the median of
+the ratios to the baseline (plain nginx; plain proxying for proxy_*), each
+run against the mean of the baseline runs just before and after it; best:
+best run against best baseline run.  CPU us: the nginx
 workers' CPU time (/proc) per answered request.  other: the most CPU that
 processes not of this benchmark took in a kept run (% of both CPUs); runs
 above BENCH_MAX_OTHER are left out of all figures but the spans.  spans:
