@@ -1617,32 +1617,37 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
 
 
 /*
- * The port of a Host value, read backwards from its end: the digits
- * after its last colon, so neither the name nor an IPv6 literal (which
- * ends with "]" when it has no port) is looked at.  0: none.
+ * The port of a Host value: the digits after a colon among its last six
+ * bytes (a port has five digits at most), so neither the name nor an IPv6
+ * literal is read through.  0: none; NGX_ERROR: no port.
  */
 
 static ngx_int_t
 ngx_http_otel_host_port(u_char *start, u_char *last)
 {
-    u_char     *p;
-    ngx_int_t   port, unit;
+    u_char     *p, *first;
+    ngx_int_t   port;
+
+    first = (last - start > 6) ? last - 6 : start;
+
+    for (p = last; p > first; p--) {
+        if (p[-1] == ':') {
+            break;
+        }
+    }
+
+    if (p == first || p == last) {
+        return 0;
+    }
 
     port = 0;
-    unit = 1;
 
-    for (p = last; p > start && p[-1] >= '0' && p[-1] <= '9'; p--) {
-
-        if (unit > 100000) {
+    for ( /* void */ ; p < last; p++) {
+        if (*p < '0' || *p > '9') {
             return NGX_ERROR;
         }
 
-        port += (p[-1] - '0') * unit;
-        unit *= 10;
-    }
-
-    if (p == last || p == start || p[-1] != ':') {
-        return 0;
+        port = port * 10 + (*p - '0');
     }
 
     return port;

@@ -115,7 +115,7 @@ http {
 EOF
 
 $t->run_daemon(\&hold_daemon, port(8082));
-$t->run()->plan(42);
+$t->run()->plan(45);
 $t->waitforsocket('127.0.0.1:' . port(8082)) or die "no hold daemon\n";
 
 ###############################################################################
@@ -268,13 +268,23 @@ ok(!exists $s{'/emptyquery'}{attrs}{'url.query'},
 
 http("GET /hostport HTTP/1.0\r\nHost: example.test:9999\r\n\r\n");
 http("GET /hostnoport HTTP/1.0\r\nHost: example.test\r\n\r\n");
+http("GET /host6port HTTP/1.0\r\nHost: [::1]:8443\r\n\r\n");
+http("GET /host6 HTTP/1.0\r\nHost: [::1]\r\n\r\n");
+http("GET /hostbadport HTTP/1.0\r\nHost: example.test:99999\r\n\r\n");
 
-%s = by_path(wait_spans($t, 19));
+%s = by_path(wait_spans($t, 22));
 
 is_deeply([ @{$s{'/hostport'}{attrs}}{qw/ server.address server.port /} ],
 	[ 'example.test', 9999 ], 'server.port from Host');
 is_deeply([ @{$s{'/hostnoport'}{attrs}}{qw/ server.address server.port /} ],
 	[ 'example.test', port(8080) ], 'server.port from the listen socket');
+is_deeply([ @{$s{'/host6port'}{attrs}}{qw/ server.address server.port /} ],
+	[ '[::1]', 8443 ], 'server.port from an IPv6 Host');
+is_deeply([ @{$s{'/host6'}{attrs}}{qw/ server.address server.port /} ],
+	[ '[::1]', port(8080) ],
+	'IPv6 Host without a port: the port listened on');
+is($s{'/hostbadport'}{attrs}{'server.port'}, port(8080),
+	'a port above 65535 in Host: the port listened on');
 
 # a 10 kB User-Agent is cut to 4096 bytes, not dropped; a cut multi-byte
 # character is not turned into a replacement character
@@ -285,7 +295,7 @@ like(http("GET /ua2 HTTP/1.0\r\nHost: localhost\r\nUser-Agent: a"
 	. ("\xc3\xa9" x 5000) . "\r\n\r\n"), qr/ 200 /,
 	'long multi-byte user agent served');
 
-%s = by_path(wait_spans($t, 21));
+%s = by_path(wait_spans($t, 24));
 
 my $ua = $s{'/ua'}{attrs}{'user_agent.original'} // '';
 ok($ua eq 'a' x 4096, 'user agent cut')
@@ -304,7 +314,7 @@ ok($ua eq 'a' . ("\x{e9}" x 2047),
 like(http("GET /caf\xc3\xa9/\xff\xfe?q=\xe2\x82\xac HTTP/1.0\r\n"
 	. "Host: localhost\r\n\r\n"), qr/ 200 /, 'non-ascii path served');
 
-@spans = eval { wait_spans($t, 22) };
+@spans = eval { wait_spans($t, 25) };
 is($@, '', 'json decodes');
 
 %s = by_path(@spans);
