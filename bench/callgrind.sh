@@ -40,7 +40,7 @@ command -v valgrind >/dev/null || { bench_log "valgrind is missing"; exit 1; }
 
 budget() {
     case "$1" in
-        on100|grpc|http_protobuf|proxy_prop) echo 1500 ;;
+        on100|grpc|http_protobuf|proxy_prop|proxy_otlp) echo 1500 ;;
         ratio10) echo 300 ;;
         off|off_srv|off_loc) echo 100 ;;
         *) echo - ;;
@@ -96,8 +96,7 @@ cg_run() {
 
     rm -rf "$d"
     port="$(bench_free_port)"
-    rport="$grpc_port"
-    [ "$name" = http_protobuf ] && rport="$http_port"
+    rport="$(bench_receiver_port "$name" "$grpc_port" "$http_port")"
 
     bench_write_conf "$name" "$d" single "$port" "$backend_port" "$rport"
 

@@ -35,6 +35,7 @@ bench_all_configs=(
     "proxy_plain    proxy_plain  nginx alone, proxy_pass to a local backend"
     "proxy_prop     proxy_plain  otel_trace on + propagate, proxy_pass, file exporter"
     "proxy_client   proxy_plain  proxy_prop + otel_upstream_span on (a CLIENT span too)"
+    "proxy_otlp     proxy_plain  proxy_prop, OTLP/HTTP protobuf to a local receiver"
 )
 
 # the file exporter's output for the configuration in DIR
@@ -87,8 +88,16 @@ bench_uses_module() {
 
 bench_is_network() {
     case "$1" in
-        grpc|http_protobuf) return 0 ;;
+        grpc|http_protobuf|proxy_otlp) return 0 ;;
         *) return 1 ;;
+    esac
+}
+
+# the receiver's port a network configuration sends to: GRPC_PORT HTTP_PORT
+bench_receiver_port() {   # NAME GRPC_PORT HTTP_PORT
+    case "$1" in
+        grpc) echo "$2" ;;
+        *) echo "$3" ;;
     esac
 }
 
@@ -131,7 +140,7 @@ bench_write_conf() {
         case "$name" in
             grpc)
                 exporter="endpoint 127.0.0.1:$rport; protocol grpc;" ;;
-            http_protobuf)
+            http_protobuf|proxy_otlp)
                 exporter="endpoint http://127.0.0.1:$rport;
                           protocol http/protobuf;" ;;
         esac
@@ -164,7 +173,8 @@ bench_write_conf() {
                         location="otel_trace off;" ;;
             ratio10)    otel="$otel otel_trace on;
                         otel_sampler traceidratio 0.1;" ;;
-            proxy_prop) otel="$otel otel_trace on;
+            proxy_prop|proxy_otlp)
+                        otel="$otel otel_trace on;
                         otel_trace_context propagate;" ;;
             proxy_client)
                         otel="$otel otel_trace on;

@@ -29,7 +29,7 @@
 #   and those of bench/common.sh (BENCH_NGINX, OTEL_MODULE, BENCH_WORKERS,
 #   BENCH_BATCH_SIZE, BENCH_ZONE_SIZE, BENCH_ATTRS, BENCH_INTERVAL).
 #
-# The default run (all 10 configurations, 3 rounds of 1 + 4 s, the
+# The default run (all 12 configurations, 3 rounds of 1 + 4 s, the
 # baselines between them) takes about 7 minutes, 11 if two rounds must be
 # run again.
 
@@ -121,8 +121,7 @@ for name in "${configs[@]}"; do
     if bench_is_network "$name"; then
         d="$dir/probe-$name"
         port="$(bench_free_port)"
-        rport="$grpc_port"
-        [ "$name" = http_protobuf ] && rport="$http_port"
+        rport="$(bench_receiver_port "$name" "$grpc_port" "$http_port")"
 
         bench_write_conf "$name" "$d" wrk "$port" "$backend_port" "$rport"
         current="$d"
@@ -174,8 +173,7 @@ run_one() {
     d="$dir/$name/$round"
     rm -rf "$d"
     port="$(bench_free_port)"
-    rport="$grpc_port"
-    [ "$name" = http_protobuf ] && rport="$http_port"
+    rport="$(bench_receiver_port "$name" "$grpc_port" "$http_port")"
 
     bench_write_conf "$name" "$d" wrk "$port" "$backend_port" "$rport"
 
@@ -339,6 +337,7 @@ my %base = (
     ratio10 => 'plain', on100 => 'plain', grpc => 'plain',
     http_protobuf => 'plain', proxy_plain => 'proxy_plain',
     proxy_prop => 'proxy_plain', proxy_client => 'proxy_plain',
+    proxy_otlp => 'proxy_plain',
 );
 
 my (%r, %all, %skip);
