@@ -5,11 +5,16 @@
 #
 # nginx runs in one process (master_process off) under valgrind
 # --tool=callgrind; bench/client.pl sends it N1, then (in a second run) N2
-# keep-alive requests, and nginx quits gracefully, which flushes the
-# exporter.  (Ir(N2) - Ir(N1)) / (N2 - N1) is the exact cost of one
-# request, with startup, shutdown and every export batch amortized in; the
-# module's cost is that minus the same figure of the baseline (plain
-# nginx, or plain proxying).
+# keep-alive requests, and nginx quits.  (Ir(N2) - Ir(N1)) / (N2 - N1) is
+# the exact cost of one request, with startup, shutdown and every export
+# batch amortized in; the module's cost is that minus the same figure of
+# the baseline (plain nginx, or plain proxying).
+#
+# Without a master process nginx runs no event loop once told to quit: the
+# file exporter writes its last spans at exit, but a network exporter's
+# last partial batch is not sent.  The two runs then export whole batches
+# only, (N2 - N1) spans give or take one batch; so N1 must be above
+# batch_size, or no export is measured at all (bench/load.sh sees to it).
 #
 #   bench/callgrind.sh [CONFIG ...]         (default: all of them)
 #

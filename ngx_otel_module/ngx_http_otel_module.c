@@ -839,7 +839,11 @@ ngx_http_otel_exporter_finish(ngx_conf_t *cf, ngx_otel_exporter_conf_t *ecf)
         return NGX_CONF_ERROR;
     }
 
-    zctx = ngx_otel_shm_create(cf);
+    zctx = ngx_otel_shm_create(cf,
+                               ecf->file == NULL
+                               && ecf->protocol != NGX_OTEL_PROTOCOL_HTTP_JSON
+                               && ecf->compression
+                                  != NGX_OTEL_COMPRESSION_GZIP);
     if (zctx == NULL) {
         return NGX_CONF_ERROR;
     }

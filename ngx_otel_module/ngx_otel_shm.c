@@ -38,7 +38,7 @@
 
 
 #define NGX_OTEL_SHM_MAGIC          0x6f74656c   /* "otel" */
-#define NGX_OTEL_SHM_VERSION        2
+#define NGX_OTEL_SHM_VERSION        3
 
 /* batches in flight in all workers together */
 #define NGX_OTEL_SHM_CLAIMS         64
@@ -88,6 +88,9 @@ typedef struct {
 struct ngx_otel_zone_ctx_s {
     ngx_otel_shctx_t           *sh;
     ngx_slab_pool_t            *shpool;
+
+    /* the exporter streams protobuf: records carry their Span's length */
+    ngx_uint_t                  span_len;
 };
 
 
@@ -98,9 +101,18 @@ static ngx_otel_claim_t *ngx_otel_shm_owned(ngx_otel_shctx_t *sh,
 
 
 ngx_otel_zone_ctx_t *
-ngx_otel_shm_create(ngx_conf_t *cf)
+ngx_otel_shm_create(ngx_conf_t *cf, ngx_uint_t span_len)
 {
-    return ngx_pcalloc(cf->pool, sizeof(ngx_otel_zone_ctx_t));
+    ngx_otel_zone_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_otel_zone_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->span_len = span_len;
+
+    return ctx;
 }
 
 
@@ -203,7 +215,7 @@ ngx_otel_shm_push(ngx_otel_zone_ctx_t *ctx, ngx_otel_span_t *span)
 
     sh = ctx->sh;
     size = ngx_otel_span_record_size(span);
-    len = ngx_otel_otlp_record_len(span);
+    len = ctx->span_len ? ngx_otel_otlp_record_len(span) : 0;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 

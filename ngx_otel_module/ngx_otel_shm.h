@@ -50,7 +50,11 @@ typedef struct {
 #define NGX_OTEL_SHM_NO_LIMIT       ((uint64_t) -1)
 
 
-ngx_otel_zone_ctx_t *ngx_otel_shm_create(ngx_conf_t *cf);
+/*
+ * span_len: the exporter streams protobuf bodies, which encode spans
+ * straight from their records (ngx_otel_otlp_record_len())
+ */
+ngx_otel_zone_ctx_t *ngx_otel_shm_create(ngx_conf_t *cf, ngx_uint_t span_len);
 ngx_int_t ngx_otel_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 
 /* NGX_OK, or NGX_DECLINED when the zone is full and the span is dropped */
