@@ -1611,7 +1611,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
         attr.key = sa[i].name;
         attr.str = values[i];
 
-        ngx_otel_otlp_writer_attr(w, &attr);
+        ngx_otel_otlp_head_str(w, &sa[i].head, &attr);
     }
 }
 

@@ -1224,6 +1224,13 @@ ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (attr->id == NGX_OTEL_ATTR_KNOWN) {
         attr->id = NGX_OTEL_ATTR_CUSTOM;
+
+        /* written whole on the request path, key and all, at once */
+
+        (void) ngx_otel_otlp_head(&attr->head, &attr->name);
+
+    } else {
+        attr->head.len = 0;
     }
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));

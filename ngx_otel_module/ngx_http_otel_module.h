@@ -14,6 +14,7 @@
 
 #include "ngx_otel_trace.h"
 #include "ngx_otel_span.h"
+#include "ngx_otel_otlp.h"
 #include "ngx_otel_exporter.h"
 #include "ngx_otel_version.h"
 
@@ -52,6 +53,9 @@ typedef struct {
 
     /* a value that is one variable and nothing else: its index, or -1 */
     ngx_int_t                   index;
+
+    /* a custom key's prepared head, if it has one (len 0 if not) */
+    ngx_otel_otlp_head_t        head;
 } ngx_http_otel_span_attr_t;
 
 

@@ -83,6 +83,17 @@ typedef struct ngx_otel_otlp_s  ngx_otel_otlp_t;
             + 3 * (NGX_OTEL_ATTR_KEY_MAX_LEN + NGX_OTEL_ATTR_VALUE_MAX_LEN))  \
      + NGX_OTEL_OTLP_TAIL_MAX)
 
+/*
+ * For what the request path calls a dozen times a span: gcc, left to
+ * itself, calls ngx_otel_otlp_known_str(), at about 12 instructions a
+ * call in saved registers and the writer kept in memory
+ */
+#if (defined __GNUC__ || defined __clang__)
+#define ngx_otel_otlp_inline  ngx_inline __attribute__((always_inline))
+#else
+#define ngx_otel_otlp_inline  ngx_inline
+#endif
+
 #define NGX_OTEL_OTLP_ONES                  0x0101010101010101ULL
 #define NGX_OTEL_OTLP_HIGHS                 0x8080808080808080ULL
 
@@ -191,6 +202,13 @@ u_char *ngx_otel_otlp_event(u_char *p, u_char *last, ngx_otel_event_t *ev);
  * the first encoder to run
  */
 void ngx_otel_otlp_heads_init(void);
+
+/*
+ * A key's prepared head, for a key known when the configuration is read:
+ * NGX_DECLINED when it takes the general way (empty, longer than
+ * NGX_OTEL_OTLP_KEY_MAX, or not plain ASCII)
+ */
+ngx_int_t ngx_otel_otlp_head(ngx_otel_otlp_head_t *head, ngx_str_t *key);
 
 /* any attribute, the general way; one of ours, a string, so */
 void ngx_otel_otlp_writer_attr(ngx_otel_otlp_writer_t *w,
@@ -313,7 +331,7 @@ ngx_otel_otlp_copy_ascii(u_char *dst, u_char *src, size_t len)
  * compact, at once
  */
 
-static ngx_inline void
+static ngx_otel_otlp_inline void
 ngx_otel_otlp_known_str(ngx_otel_otlp_writer_t *w, ngx_uint_t id,
     u_char *data, size_t len)
 {
@@ -341,6 +359,50 @@ ngx_otel_otlp_known_str(ngx_otel_otlp_writer_t *w, ngx_uint_t id,
     }
 
     ngx_otel_otlp_writer_str(w, id, data, len);
+}
+
+
+/*
+ * An attribute with a key of its own (a custom key, attr->key) that has a
+ * prepared head, a string: a short ASCII one is written whole, at once,
+ * the same bytes as ngx_otel_otlp_writer_attr() writes
+ */
+
+static ngx_otel_otlp_inline void
+ngx_otel_otlp_head_str(ngx_otel_otlp_writer_t *w, ngx_otel_otlp_head_t *head,
+    ngx_otel_attr_t *attr)
+{
+    u_char  *p, *q;
+    size_t   len;
+
+    p = w->pos;
+    len = attr->str.len;
+
+    if (head->len
+        && len < NGX_OTEL_OTLP_SHORT
+        && p != NULL
+        && (size_t) (w->last - p) >= NGX_OTEL_OTLP_SHORT_MAX)
+    {
+        /* the head first: its copy takes HEAD_SIZE bytes, the value's room */
+
+        ngx_memcpy(p, head->data, NGX_OTEL_OTLP_HEAD_SIZE);
+        q = p + head->len;
+
+        if (ngx_otel_otlp_copy_ascii(q + 4, attr->str.data, len)) {
+            p[1] = (u_char) (head->len - 2 + 4 + len);
+            q[0] = NGX_OTEL_OTLP_VALUE;
+            q[1] = (u_char) (len + 2);
+            q[2] = NGX_OTEL_OTLP_STRING_VALUE;
+            q[3] = (u_char) len;
+
+            w->pos = q + 4 + len;
+            w->size += head->len + 4 + len;
+            w->n++;
+            return;
+        }
+    }
+
+    ngx_otel_otlp_writer_attr(w, attr);
 }
 
 

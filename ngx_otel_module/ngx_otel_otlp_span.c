@@ -570,36 +570,54 @@ ngx_otel_otlp_attrs_size(ngx_otel_attr_t *attrs, ngx_uint_t n)
 void
 ngx_otel_otlp_heads_init(void)
 {
-    u_char                *p;
-    ngx_str_t             *name;
-    ngx_uint_t             i;
-    ngx_otel_otlp_head_t  *head;
+    ngx_uint_t  i;
 
     for (i = 0; i < NGX_OTEL_ATTR_KNOWN; i++) {
-        name = &ngx_otel_attr_names[i];
-        head = &ngx_otel_otlp_heads[i];
 
-        /* a longer key (none is) and those after it take the general way */
+        /* a longer key and those after it take the general way */
 
-        if (name->len > NGX_OTEL_OTLP_KEY_MAX) {
+        if (ngx_otel_otlp_head(&ngx_otel_otlp_heads[i],
+                               &ngx_otel_attr_names[i])
+            != NGX_OK)
+        {
             break;
         }
-
-        /* KeyValue tag, its length (written later), key tag and length */
-
-        p = head->data;
-
-        *p++ = NGX_OTEL_OTLP_ATTRIBUTE;
-        *p++ = 0;
-        *p++ = NGX_OTEL_OTLP_KEY;
-        *p++ = (u_char) name->len;
-
-        p = ngx_cpymem(p, name->data, name->len);
-
-        head->len = p - head->data;
     }
 
     ngx_otel_otlp_nshort = i;
+}
+
+
+ngx_int_t
+ngx_otel_otlp_head(ngx_otel_otlp_head_t *head, ngx_str_t *key)
+{
+    u_char  *p;
+
+    head->len = 0;
+
+    if (key->len == 0
+        || key->len > NGX_OTEL_OTLP_KEY_MAX
+        || !ngx_otel_otlp_ascii(key->data, key->len))
+    {
+        return NGX_DECLINED;
+    }
+
+    /* KeyValue tag, its length (written later), key tag and length */
+
+    ngx_memzero(head->data, NGX_OTEL_OTLP_HEAD_SIZE);
+
+    p = head->data;
+
+    *p++ = NGX_OTEL_OTLP_ATTRIBUTE;
+    *p++ = 0;
+    *p++ = NGX_OTEL_OTLP_KEY;
+    *p++ = (u_char) key->len;
+
+    p = ngx_cpymem(p, key->data, key->len);
+
+    head->len = p - head->data;
+
+    return NGX_OK;
 }
 
 

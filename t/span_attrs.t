@@ -76,6 +76,8 @@ http {
             otel_span_attr app.user $arg_user;
             otel_span_attr app.empty $arg_none;
             otel_span_attr app.mixed "u=$arg_user";
+            otel_span_attr app.a.key.longer.than.28.bytes $arg_user;
+            otel_span_attr app.raw $arg_raw;
             return 200;
         }
 
@@ -115,7 +117,7 @@ http {
 EOF
 
 $t->run_daemon(\&hold_daemon, port(8082));
-$t->run()->plan(45);
+$t->run()->plan(47);
 $t->waitforsocket('127.0.0.1:' . port(8082)) or die "no hold daemon\n";
 
 ###############################################################################
@@ -151,7 +153,8 @@ is($s{'/empty-name'}{name}, 'GET /empty-name',
 
 # custom attributes
 
-http_get('/attrs?user=alice');
+http("GET /attrs?user=alice&raw=caf\xc3\xa9\xff HTTP/1.0\r\n"
+	. "Host: localhost\r\n\r\n");
 
 %s = by_path(wait_spans($t, 6));
 my $a = $s{'/attrs'}{attrs};
@@ -160,6 +163,10 @@ is($a->{'app.const'}, 'fixed', 'otel_span_attr constant');
 is($a->{'app.user'}, 'alice', 'otel_span_attr variable');
 ok(!exists $a->{'app.empty'}, 'otel_span_attr empty: absent');
 is($a->{'app.mixed'}, 'u=alice', 'otel_span_attr mixed');
+is($a->{'app.a.key.longer.than.28.bytes'}, 'alice',
+	'otel_span_attr with a long key');
+is($a->{'app.raw'}, "caf\x{e9}\x{fffd}",
+	'otel_span_attr not ASCII: UTF-8 kept, an invalid byte replaced');
 
 # body sizes
 
