@@ -84,8 +84,6 @@ static ngx_inline u_char *ngx_otel_otlp_short_key(u_char *p,
     ngx_otel_attr_t *attr, ngx_uint_t nshort);
 static u_char *ngx_otel_otlp_attr(u_char *p, ngx_otel_attr_t *attr);
 static u_char *ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last);
-static size_t ngx_otel_otlp_span_msg_len(ngx_otel_span_t *span,
-    ngx_uint_t *verbatim);
 static u_char *ngx_otel_otlp_string(u_char *p, ngx_uint_t tag,
     ngx_str_t *s);
 static size_t ngx_otel_otlp_string_len(ngx_str_t *s);
@@ -131,48 +129,67 @@ ngx_otel_otlp_span_size(ngx_otel_span_t *span)
 
 
 /*
+ * The length of the Span message of a span to be recorded: 0 unless its
+ * attributes come encoded and its name and tracestate are recorded as
+ * they are and are plain ASCII (see ngx_otel_otlp_record()).  On the
+ * request path: the fields of ngx_otel_otlp_span_len() below that such a
+ * span can have, summed at once.
+ */
+
+size_t
+ngx_otel_otlp_record_len(ngx_otel_span_t *span)
+{
+    size_t    len;
+    uint64_t  parent;
+
+    if (span->nattrs > 1
+        || (span->nattrs == 1 && span->attrs[0].type != NGX_OTEL_ATTR_ENCODED)
+        || span->name.len > NGX_OTEL_SPAN_NAME_MAX_LEN
+        || span->tracestate.len > NGX_OTEL_TRACESTATE_MAX_LEN
+        || !ngx_otel_otlp_ascii(span->name.data, span->name.len)
+        || !ngx_otel_otlp_ascii(span->tracestate.data, span->tracestate.len))
+    {
+        return 0;
+    }
+
+    ngx_memcpy(&parent, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
+
+    /* ids, status (even unset) and flags are always there */
+
+    len = 2 + NGX_OTEL_TRACE_ID_LEN + 2 + NGX_OTEL_SPAN_ID_LEN + 2 + 2 + 4
+          + (parent ? 2 + NGX_OTEL_SPAN_ID_LEN : 0)
+          + (span->start ? 1 + 8 : 0)
+          + (span->end ? 1 + 8 : 0)
+          + (span->nattrs ? span->attrs[0].key.len : 0)
+          + span->events.len;
+
+    if (span->tracestate.len) {
+        len += ngx_otel_otlp_field_size(span->tracestate.len);
+    }
+
+    if (span->name.len) {
+        len += ngx_otel_otlp_field_size(span->name.len);
+    }
+
+    if (span->kind) {
+        len += 1 + ngx_otel_otlp_varint_len(ngx_otel_otlp_enum(span->kind));
+    }
+
+    if (span->status) {
+        len += 1 + ngx_otel_otlp_varint_len(ngx_otel_otlp_enum(span->status));
+    }
+
+    return len;
+}
+
+
+/*
  * The exact length of what ngx_otel_otlp_span() writes for a span whose
  * attributes are encoded (a record's view), found without writing it
  */
 
 size_t
 ngx_otel_otlp_span_len(ngx_otel_span_t *span)
-{
-    size_t  len;
-
-    len = ngx_otel_otlp_span_msg_len(span, NULL);
-
-    return 1 + ngx_otel_otlp_varint_len(len) + len;
-}
-
-
-/*
- * The same, the Span message alone, for a span to be recorded: 0 unless
- * its attributes come encoded and its name and tracestate are recorded
- * as they are and need no UTF-8 filtering (see ngx_otel_otlp_record())
- */
-
-size_t
-ngx_otel_otlp_record_len(ngx_otel_span_t *span)
-{
-    ngx_uint_t  verbatim;
-
-    if (span->nattrs > 1
-        || (span->nattrs == 1 && span->attrs[0].type != NGX_OTEL_ATTR_ENCODED)
-        || span->name.len > NGX_OTEL_SPAN_NAME_MAX_LEN
-        || span->tracestate.len > NGX_OTEL_TRACESTATE_MAX_LEN)
-    {
-        return 0;
-    }
-
-    verbatim = 1;
-
-    return ngx_otel_otlp_span_msg_len(span, &verbatim);
-}
-
-
-static size_t
-ngx_otel_otlp_span_msg_len(ngx_otel_span_t *span, ngx_uint_t *verbatim)
 {
     size_t    len, n;
     uint64_t  v, parent;
@@ -182,10 +199,6 @@ ngx_otel_otlp_span_msg_len(ngx_otel_span_t *span, ngx_uint_t *verbatim)
     if (span->tracestate.len) {
         n = ngx_otel_otlp_string_len(&span->tracestate);
         len += ngx_otel_otlp_field_size(n);
-
-        if (verbatim && n != span->tracestate.len) {
-            return 0;
-        }
     }
 
     ngx_memcpy(&parent, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
@@ -197,10 +210,6 @@ ngx_otel_otlp_span_msg_len(ngx_otel_span_t *span, ngx_uint_t *verbatim)
     if (span->name.len) {
         n = ngx_otel_otlp_string_len(&span->name);
         len += ngx_otel_otlp_field_size(n);
-
-        if (verbatim && n != span->name.len) {
-            return 0;
-        }
     }
 
     v = ngx_otel_otlp_enum(span->kind);
@@ -229,7 +238,7 @@ ngx_otel_otlp_span_msg_len(ngx_otel_span_t *span, ngx_uint_t *verbatim)
 
     len += 2 + (v ? 1 + ngx_otel_otlp_varint_len(v) : 0) + 2 + 4;
 
-    return len;
+    return 1 + ngx_otel_otlp_varint_len(len) + len;
 }
 
 
