@@ -169,6 +169,7 @@ static void ngx_otel_exporter_init_watch(ngx_cycle_t *cycle,
     ngx_otel_exporter_t *exp);
 
 static void ngx_otel_exporter_handler(ngx_event_t *ev);
+static void ngx_otel_exporter_rearm(ngx_otel_exporter_t *exp);
 static void ngx_otel_exporter_file_flush(ngx_otel_exporter_t *exp,
     ngx_uint_t batches);
 static ngx_int_t ngx_otel_exporter_file(ngx_otel_exporter_t *exp,
@@ -267,7 +268,9 @@ ngx_otel_exporter_init_process(ngx_cycle_t *cycle,
         }
     }
 
-    ngx_add_timer(&exp->timer, ecf->interval);
+    /* what the old workers left, or a dead worker's claims */
+
+    ngx_otel_exporter_rearm(exp);
 
     return NGX_OK;
 }
@@ -588,7 +591,15 @@ ngx_otel_exporter_notify(ngx_otel_exporter_conf_t *ecf)
 
     exp = ecf->worker;
 
-    if (exp == NULL || exp->run.posted) {
+    if (exp == NULL) {
+        return;
+    }
+
+    if (!exp->timer.timer_set && !exp->exiting) {
+        ngx_add_timer(&exp->timer, ecf->interval);
+    }
+
+    if (exp->run.posted) {
         return;
     }
 
@@ -721,7 +732,7 @@ ngx_otel_exporter_handler(ngx_event_t *ev)
         }
 
         if (ev == &exp->timer) {
-            ngx_add_timer(&exp->timer, exp->conf->interval);
+            ngx_otel_exporter_rearm(exp);
         }
 
         if (!exp->run.posted
@@ -737,16 +748,34 @@ ngx_otel_exporter_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ev == &exp->timer) {
-        ngx_add_timer(&exp->timer, exp->conf->interval);
-    }
-
     /*
      * the timer sends all that waits, a posted run full batches only, or
      * any while the zone fills up
      */
 
     ngx_otel_exporter_export(exp, ev == &exp->timer || exp->exiting);
+
+    if (ev == &exp->timer) {
+        ngx_otel_exporter_rearm(exp);
+    }
+}
+
+
+/*
+ * The timer runs while the zone holds spans, queued or on their way: an
+ * idle worker's timer would only make every other timer it sets (a
+ * request's keepalive one, for one) dearer to add to the tree.  The
+ * request path sets it again when it queues a span
+ * (ngx_otel_exporter_notify()); in the meantime another worker's timer
+ * exports what it queues, and a new worker's first timer what is left.
+ */
+
+static void
+ngx_otel_exporter_rearm(ngx_otel_exporter_t *exp)
+{
+    if (!ngx_otel_shm_empty(exp->zone)) {
+        ngx_add_timer(&exp->timer, exp->conf->interval);
+    }
 }
 
 

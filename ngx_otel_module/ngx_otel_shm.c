@@ -270,6 +270,28 @@ ngx_otel_shm_pending(ngx_otel_zone_ctx_t *ctx)
 
 
 /*
+ * Whether the ring holds nothing, queued or claimed: a hint, read without
+ * the lock.  head is read first: neither ever goes back, so an equal tail
+ * read after it means the ring was empty when the tail was read.
+ */
+
+ngx_uint_t
+ngx_otel_shm_empty(ngx_otel_zone_ctx_t *ctx)
+{
+    uint64_t           head, tail;
+    ngx_otel_shctx_t  *sh;
+
+    sh = ctx->sh;
+
+    head = *(volatile uint64_t *) &sh->head;
+    ngx_memory_barrier();
+    tail = *(volatile uint64_t *) &sh->tail;
+
+    return head == tail;
+}
+
+
+/*
  * Whether an export is due before the timer: "batch" spans are queued and
  * not yet claimed, or they take half the ring or more (a ring smaller
  * than two batches would drop spans long before the timer).  A hint, read

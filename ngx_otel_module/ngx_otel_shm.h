@@ -63,6 +63,9 @@ ngx_int_t ngx_otel_shm_push(ngx_otel_zone_ctx_t *ctx, ngx_otel_span_t *span);
 /* spans queued and not yet claimed; read without the lock */
 ngx_uint_t ngx_otel_shm_pending(ngx_otel_zone_ctx_t *ctx);
 
+/* nothing queued or claimed: a hint, without the lock */
+ngx_uint_t ngx_otel_shm_empty(ngx_otel_zone_ctx_t *ctx);
+
 /*
  * Whether an export is due before the timer: "batch" spans are queued and
  * not yet claimed, or they take half the zone or more; read without the
