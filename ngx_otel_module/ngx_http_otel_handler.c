@@ -91,6 +91,8 @@ static void ngx_http_otel_span_attrs(ngx_http_request_t *r,
     ngx_otel_otlp_writer_t *w, ngx_uint_t status, ngx_uint_t standard);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
     ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_str_t *name);
+static ngx_int_t ngx_http_otel_method_const(ngx_uint_t method);
+static ngx_int_t ngx_http_otel_status_const(ngx_uint_t status);
 static ngx_int_t ngx_http_otel_host_port(u_char *start, u_char *last);
 
 
@@ -1346,8 +1348,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
     u_char                     *p, *q, *last;
     off_t                       body;
     uint32_t                    skip;
-    ngx_str_t                   s;
-    ngx_int_t                   port;
+    ngx_int_t                   port, cn;
     ngx_uint_t                  i, n;
     ngx_otel_attr_t             attr;
     ngx_connection_t           *c;
@@ -1401,9 +1402,17 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
     if (r->method_name.len) {
         if (standard) {
             if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_REQUEST_METHOD)) {
-                ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
-                                        r->method_name.data,
-                                        r->method_name.len);
+                cn = ngx_http_otel_method_const(r->method);
+
+                if (cn != NGX_ERROR) {
+                    ngx_otel_otlp_known_const(w, (ngx_uint_t) cn);
+
+                } else {
+                    ngx_otel_otlp_known_str(w,
+                                            NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
+                                            r->method_name.data,
+                                            r->method_name.len);
+                }
             }
 
         } else {
@@ -1445,13 +1454,11 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
     if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_URL_SCHEME)) {
 #if (NGX_HTTP_SSL)
         if (c->ssl) {
-            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_URL_SCHEME,
-                                    (u_char *) "https", 5);
+            ngx_otel_otlp_known_const(w, NGX_OTEL_OTLP_HTTPS);
         } else
 #endif
         {
-            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_URL_SCHEME,
-                                    (u_char *) "http", 4);
+            ngx_otel_otlp_known_const(w, NGX_OTEL_OTLP_HTTP);
         }
     }
 
@@ -1466,8 +1473,15 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
     if (status
         && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE))
     {
-        ngx_otel_otlp_known_int(w, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE,
-                                (int64_t) status);
+        cn = ngx_http_otel_status_const(status);
+
+        if (cn != NGX_ERROR) {
+            ngx_otel_otlp_known_const(w, (ngx_uint_t) cn);
+
+        } else {
+            ngx_otel_otlp_known_int(w, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE,
+                                    (int64_t) status);
+        }
     }
 
     /* server.address and server.port: the Host header, else the socket */
@@ -1523,32 +1537,37 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
 
     switch (r->http_version) {
     case NGX_HTTP_VERSION_9:
-        ngx_str_set(&s, "0.9");
+        cn = NGX_DECLINED;
         break;
     case NGX_HTTP_VERSION_10:
-        ngx_str_set(&s, "1.0");
+        cn = NGX_OTEL_OTLP_HTTP_10;
         break;
     case NGX_HTTP_VERSION_11:
-        ngx_str_set(&s, "1.1");
+        cn = NGX_OTEL_OTLP_HTTP_11;
         break;
     case NGX_HTTP_VERSION_20:
-        ngx_str_set(&s, "2");
+        cn = NGX_OTEL_OTLP_HTTP_2;
         break;
 #ifdef NGX_HTTP_VERSION_30
     case NGX_HTTP_VERSION_30:
-        ngx_str_set(&s, "3");
+        cn = NGX_OTEL_OTLP_HTTP_3;
         break;
 #endif
     default:
-        s.len = 0;
+        cn = NGX_ERROR;
         break;
     }
 
-    if (s.len
+    if (cn != NGX_ERROR
         && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION))
     {
-        ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION,
-                                s.data, s.len);
+        if (cn == NGX_DECLINED) {
+            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION,
+                                    (u_char *) "0.9", 3);
+
+        } else {
+            ngx_otel_otlp_known_const(w, (ngx_uint_t) cn);
+        }
     }
 
     if (r->headers_in.user_agent && r->headers_in.user_agent->value.len
@@ -1612,6 +1631,74 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
         attr.str = values[i];
 
         ngx_otel_otlp_head_str(w, &sa[i].head, &attr);
+    }
+}
+
+
+/* the constant (ngx_otel_otlp_consts[]) of a method nginx knows, if any */
+
+static ngx_int_t
+ngx_http_otel_method_const(ngx_uint_t method)
+{
+    switch (method) {
+    case NGX_HTTP_GET:
+        return NGX_OTEL_OTLP_GET;
+    case NGX_HTTP_HEAD:
+        return NGX_OTEL_OTLP_HEAD;
+    case NGX_HTTP_POST:
+        return NGX_OTEL_OTLP_POST;
+    case NGX_HTTP_PUT:
+        return NGX_OTEL_OTLP_PUT;
+    case NGX_HTTP_DELETE:
+        return NGX_OTEL_OTLP_DELETE;
+    case NGX_HTTP_OPTIONS:
+        return NGX_OTEL_OTLP_OPTIONS;
+    case NGX_HTTP_PATCH:
+        return NGX_OTEL_OTLP_PATCH;
+    default:
+        return NGX_ERROR;
+    }
+}
+
+
+/* the same, of a status code */
+
+static ngx_int_t
+ngx_http_otel_status_const(ngx_uint_t status)
+{
+    switch (status) {
+    case NGX_HTTP_OK:
+        return NGX_OTEL_OTLP_200;
+    case NGX_HTTP_CREATED:
+        return NGX_OTEL_OTLP_201;
+    case NGX_HTTP_NO_CONTENT:
+        return NGX_OTEL_OTLP_204;
+    case NGX_HTTP_PARTIAL_CONTENT:
+        return NGX_OTEL_OTLP_206;
+    case NGX_HTTP_MOVED_PERMANENTLY:
+        return NGX_OTEL_OTLP_301;
+    case NGX_HTTP_MOVED_TEMPORARILY:
+        return NGX_OTEL_OTLP_302;
+    case NGX_HTTP_NOT_MODIFIED:
+        return NGX_OTEL_OTLP_304;
+    case NGX_HTTP_BAD_REQUEST:
+        return NGX_OTEL_OTLP_400;
+    case NGX_HTTP_UNAUTHORIZED:
+        return NGX_OTEL_OTLP_401;
+    case NGX_HTTP_FORBIDDEN:
+        return NGX_OTEL_OTLP_403;
+    case NGX_HTTP_NOT_FOUND:
+        return NGX_OTEL_OTLP_404;
+    case NGX_HTTP_INTERNAL_SERVER_ERROR:
+        return NGX_OTEL_OTLP_500;
+    case NGX_HTTP_BAD_GATEWAY:
+        return NGX_OTEL_OTLP_502;
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        return NGX_OTEL_OTLP_503;
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        return NGX_OTEL_OTLP_504;
+    default:
+        return NGX_ERROR;
     }
 }
 

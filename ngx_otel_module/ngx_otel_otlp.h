@@ -50,6 +50,17 @@ typedef struct ngx_otel_otlp_s  ngx_otel_otlp_t;
 #define NGX_OTEL_OTLP_KEY_MAX               (NGX_OTEL_OTLP_HEAD_SIZE - 4)
 
 /*
+ * A prepared whole KeyValue field (ngx_otel_otlp_consts[]), and the room
+ * the expansion of a record's attributes may write past their end: heads
+ * and constants are copied whole
+ */
+#define NGX_OTEL_OTLP_CONST_SIZE            48
+#define NGX_OTEL_OTLP_SLACK                 NGX_OTEL_OTLP_CONST_SIZE
+
+/* the first byte of a constant in a record: below a KeyValue's tag, 0x4a */
+#define NGX_OTEL_OTLP_CONST                 0x20
+
+/*
  * After them: status and flags, and room to move the Span if its length
  * takes more than two bytes
  */
@@ -104,6 +115,51 @@ typedef struct {
 
 
 /*
+ * Values of our attributes that most spans have, each one byte in a record
+ * (NGX_OTEL_OTLP_CONST + its index) for the whole KeyValue, as HPACK's
+ * static table does for headers; the order of ngx_otel_otlp_const_src[]
+ */
+typedef enum {
+    NGX_OTEL_OTLP_GET = 0,
+    NGX_OTEL_OTLP_HEAD,
+    NGX_OTEL_OTLP_POST,
+    NGX_OTEL_OTLP_PUT,
+    NGX_OTEL_OTLP_DELETE,
+    NGX_OTEL_OTLP_OPTIONS,
+    NGX_OTEL_OTLP_PATCH,
+    NGX_OTEL_OTLP_HTTP,
+    NGX_OTEL_OTLP_HTTPS,
+    NGX_OTEL_OTLP_HTTP_10,
+    NGX_OTEL_OTLP_HTTP_11,
+    NGX_OTEL_OTLP_HTTP_2,
+    NGX_OTEL_OTLP_HTTP_3,
+    NGX_OTEL_OTLP_200,
+    NGX_OTEL_OTLP_201,
+    NGX_OTEL_OTLP_204,
+    NGX_OTEL_OTLP_206,
+    NGX_OTEL_OTLP_301,
+    NGX_OTEL_OTLP_302,
+    NGX_OTEL_OTLP_304,
+    NGX_OTEL_OTLP_400,
+    NGX_OTEL_OTLP_401,
+    NGX_OTEL_OTLP_403,
+    NGX_OTEL_OTLP_404,
+    NGX_OTEL_OTLP_500,
+    NGX_OTEL_OTLP_502,
+    NGX_OTEL_OTLP_503,
+    NGX_OTEL_OTLP_504,
+    NGX_OTEL_OTLP_CONSTS
+} ngx_otel_otlp_const_e;
+
+
+typedef struct {
+    u_char          data[NGX_OTEL_OTLP_CONST_SIZE];
+    size_t          len;
+    ngx_otel_attr_t attr;            /* the same, for the readers */
+} ngx_otel_otlp_const_t;
+
+
+/*
  * Attributes written one after the other, the way the request path makes
  * its span's: "pos" is NULL once they did not fit, and then stays so.
  *
@@ -127,6 +183,9 @@ typedef struct {
  * NGX_OTEL_OTLP_KEY_MAX bytes, all up to NGX_OTEL_ATTR_NGINX_UPSTREAM_NAME
  */
 extern ngx_otel_otlp_head_t     ngx_otel_otlp_heads[];
+
+/* made by ngx_otel_otlp_heads_init() too */
+extern ngx_otel_otlp_const_t    ngx_otel_otlp_consts[];
 
 
 /* what an ExportTraceServiceResponse says */
@@ -181,7 +240,7 @@ u_char *ngx_otel_otlp_record(u_char *p, u_char *last,
     ngx_otel_span_record_t *rec);
 
 #define ngx_otel_otlp_record_size(rec)                                        \
-    (1 + 5 + (rec)->otlp_len + NGX_OTEL_OTLP_HEAD_SIZE)
+    (1 + 5 + (rec)->otlp_len + NGX_OTEL_OTLP_SLACK)
 
 /*
  * Span.attributes fields (the record form of attributes, see
@@ -403,6 +462,30 @@ ngx_otel_otlp_head_str(ngx_otel_otlp_writer_t *w, ngx_otel_otlp_head_t *head,
     }
 
     ngx_otel_otlp_writer_attr(w, attr);
+}
+
+
+/*
+ * One of our attributes with one of the values of ngx_otel_otlp_consts[]:
+ * one byte (and none if there is no room for an attribute)
+ */
+
+static ngx_otel_otlp_inline void
+ngx_otel_otlp_known_const(ngx_otel_otlp_writer_t *w, ngx_uint_t c)
+{
+    u_char  *p;
+
+    p = w->pos;
+
+    if (p != NULL
+        && (size_t) (w->last - p) >= NGX_OTEL_OTLP_SHORT_MAX)
+    {
+        *p = (u_char) (NGX_OTEL_OTLP_CONST + c);
+
+        w->pos = p + 1;
+        w->size += ngx_otel_otlp_consts[c].len;
+        w->n++;
+    }
 }
 
 

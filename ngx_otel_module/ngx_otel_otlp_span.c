@@ -84,6 +84,7 @@ static ngx_inline u_char *ngx_otel_otlp_short_key(u_char *p,
     ngx_otel_attr_t *attr, ngx_uint_t nshort);
 static u_char *ngx_otel_otlp_attr(u_char *p, ngx_otel_attr_t *attr);
 static u_char *ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last);
+static ngx_int_t ngx_otel_otlp_const_find(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_otlp_string(u_char *p, ngx_uint_t tag,
     ngx_str_t *s);
 static size_t ngx_otel_otlp_string_len(ngx_str_t *s);
@@ -100,6 +101,52 @@ static ngx_inline u_char *ngx_otel_otlp_fixed32(u_char *p, uint32_t n);
  */
 ngx_otel_otlp_head_t         ngx_otel_otlp_heads[NGX_OTEL_ATTR_KNOWN];
 static ngx_uint_t            ngx_otel_otlp_nshort = NGX_CONF_UNSET_UINT;
+
+ngx_otel_otlp_const_t        ngx_otel_otlp_consts[NGX_OTEL_OTLP_CONSTS];
+
+/* the ids of our attributes that have constants, a bit each */
+static uint32_t              ngx_otel_otlp_const_ids;
+
+
+typedef struct {
+    ngx_uint_t               id;
+    ngx_str_t                str;         /* a string, or if empty: */
+    int64_t                  num;
+} ngx_otel_otlp_const_src_t;
+
+
+/* in the order of ngx_otel_otlp_const_e */
+
+static ngx_otel_otlp_const_src_t  ngx_otel_otlp_const_src[] = {
+    { NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, ngx_string("GET"), 0 },
+    { NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, ngx_string("HEAD"), 0 },
+    { NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, ngx_string("POST"), 0 },
+    { NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, ngx_string("PUT"), 0 },
+    { NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, ngx_string("DELETE"), 0 },
+    { NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, ngx_string("OPTIONS"), 0 },
+    { NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, ngx_string("PATCH"), 0 },
+    { NGX_OTEL_ATTR_URL_SCHEME, ngx_string("http"), 0 },
+    { NGX_OTEL_ATTR_URL_SCHEME, ngx_string("https"), 0 },
+    { NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION, ngx_string("1.0"), 0 },
+    { NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION, ngx_string("1.1"), 0 },
+    { NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION, ngx_string("2"), 0 },
+    { NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION, ngx_string("3"), 0 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 200 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 201 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 204 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 206 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 301 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 302 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 304 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 400 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 401 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 403 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 404 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 500 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 502 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 503 },
+    { NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, ngx_null_string, 504 }
+};
 
 
 size_t
@@ -504,7 +551,7 @@ ngx_otel_otlp_attrs(u_char *p, u_char *last, ngx_otel_attr_t *attrs,
     for (attr = attrs, end = attrs + n; attr < end; attr++) {
 
         if (attr->type == NGX_OTEL_ATTR_ENCODED) {
-            if ((size_t) (last - p) < attr->key.len + NGX_OTEL_OTLP_HEAD_SIZE
+            if ((size_t) (last - p) < attr->key.len + NGX_OTEL_OTLP_SLACK
                                       + NGX_OTEL_OTLP_TAIL_MAX)
             {
                 return NULL;
@@ -579,7 +626,10 @@ ngx_otel_otlp_attrs_size(ngx_otel_attr_t *attrs, ngx_uint_t n)
 void
 ngx_otel_otlp_heads_init(void)
 {
-    ngx_uint_t  i;
+    ngx_uint_t                  i;
+    ngx_otel_attr_t            *attr;
+    ngx_otel_otlp_const_t      *c;
+    ngx_otel_otlp_const_src_t  *src;
 
     for (i = 0; i < NGX_OTEL_ATTR_KNOWN; i++) {
 
@@ -594,6 +644,27 @@ ngx_otel_otlp_heads_init(void)
     }
 
     ngx_otel_otlp_nshort = i;
+
+    /* whole KeyValue fields, as the general encoder writes them */
+
+    for (i = 0; i < NGX_OTEL_OTLP_CONSTS; i++) {
+        src = &ngx_otel_otlp_const_src[i];
+        c = &ngx_otel_otlp_consts[i];
+
+        attr = &c->attr;
+
+        attr->id = src->id;
+        attr->key = ngx_otel_attr_names[src->id];
+        attr->str = src->str;
+        attr->num = src->num;
+        attr->type = src->str.len ? NGX_OTEL_ATTR_STRING : NGX_OTEL_ATTR_INT;
+
+        ngx_memzero(c->data, NGX_OTEL_OTLP_CONST_SIZE);
+
+        c->len = ngx_otel_otlp_attr(c->data, attr) - c->data;
+
+        ngx_otel_otlp_const_ids |= (uint32_t) 1 << src->id;
+    }
 }
 
 
@@ -654,6 +725,7 @@ void
 ngx_otel_otlp_writer_attrs(ngx_otel_otlp_writer_t *w, ngx_otel_attr_t *attrs,
     ngx_uint_t n)
 {
+    ngx_int_t         c;
     ngx_otel_attr_t  *attr, *end;
 
     if (ngx_otel_otlp_nshort == NGX_CONF_UNSET_UINT) {
@@ -663,6 +735,15 @@ ngx_otel_otlp_writer_attrs(ngx_otel_otlp_writer_t *w, ngx_otel_attr_t *attrs,
     for (attr = attrs, end = attrs + n; attr < end; attr++) {
 
         if (attr->id < ngx_otel_otlp_nshort) {
+
+            if (ngx_otel_otlp_const_ids & ((uint32_t) 1 << attr->id)) {
+                c = ngx_otel_otlp_const_find(attr);
+
+                if (c != NGX_ERROR) {
+                    ngx_otel_otlp_known_const(w, (ngx_uint_t) c);
+                    continue;
+                }
+            }
 
             if (attr->type == NGX_OTEL_ATTR_STRING) {
                 ngx_otel_otlp_known_str(w, attr->id, attr->str.data,
@@ -678,6 +759,36 @@ ngx_otel_otlp_writer_attrs(ngx_otel_otlp_writer_t *w, ngx_otel_attr_t *attrs,
 
         ngx_otel_otlp_writer_attr(w, attr);
     }
+}
+
+
+/* the constant that is this attribute (one of ours), or NGX_ERROR */
+
+static ngx_int_t
+ngx_otel_otlp_const_find(ngx_otel_attr_t *attr)
+{
+    ngx_uint_t                  i;
+    ngx_otel_otlp_const_src_t  *src;
+
+    for (i = 0; i < NGX_OTEL_OTLP_CONSTS; i++) {
+        src = &ngx_otel_otlp_const_src[i];
+
+        if (src->id != attr->id) {
+            continue;
+        }
+
+        if (attr->type == NGX_OTEL_ATTR_STRING
+            ? (src->str.len == attr->str.len && src->str.len
+               && ngx_strncmp(src->str.data, attr->str.data, src->str.len)
+                  == 0)
+            : (attr->type == NGX_OTEL_ATTR_INT && src->str.len == 0
+               && src->num == attr->num))
+        {
+            return (ngx_int_t) i;
+        }
+    }
+
+    return NGX_ERROR;
 }
 
 
@@ -698,19 +809,31 @@ ngx_otel_otlp_writer_str(ngx_otel_otlp_writer_t *w, ngx_uint_t id,
 
 
 /*
- * Attributes as a record has them (ngx_otel_otlp_writer_t): the compact
- * ones get their key's prepared head, the others are copied
+ * Attributes as a record has them (ngx_otel_otlp_writer_t): a constant is
+ * its prepared KeyValue, a compact one gets its key's prepared head, the
+ * others are copied
  */
 
 static u_char *
 ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last)
 {
-    size_t                 len, n;
-    ngx_uint_t             id;
-    ngx_otel_otlp_head_t  *head;
+    size_t                  len, n;
+    ngx_uint_t              id;
+    ngx_otel_otlp_head_t   *head;
+    ngx_otel_otlp_const_t  *c;
 
     while (p < last) {
         id = p[0];
+
+        if (id - NGX_OTEL_OTLP_CONST < NGX_OTEL_OTLP_CONSTS) {
+            c = &ngx_otel_otlp_consts[id - NGX_OTEL_OTLP_CONST];
+
+            ngx_memcpy(q, c->data, NGX_OTEL_OTLP_CONST_SIZE);
+
+            q += c->len;
+            p++;
+            continue;
+        }
 
         if (id < NGX_OTEL_ATTR_KNOWN) {
             len = p[1];

@@ -299,8 +299,19 @@ ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
 static u_char *
 ngx_otel_span_attr_read(u_char *p, u_char *last, ngx_otel_attr_t *attr)
 {
-    u_char    *end, *any;
-    uint64_t   len, v;
+    u_char                 *end, *any;
+    uint64_t                len, v;
+    ngx_otel_otlp_const_t  *c;
+
+    if ((ngx_uint_t) *p - NGX_OTEL_OTLP_CONST < NGX_OTEL_OTLP_CONSTS) {
+
+        /* a constant: the attribute it was made from */
+
+        c = &ngx_otel_otlp_consts[*p - NGX_OTEL_OTLP_CONST];
+        *attr = c->attr;
+
+        return p + 1;
+    }
 
     attr->id = NGX_OTEL_ATTR_CUSTOM;
     attr->type = NGX_OTEL_ATTR_STRING;

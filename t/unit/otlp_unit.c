@@ -998,7 +998,9 @@ unit_random_events(ngx_otel_span_t *span, ngx_uint_t ascii)
 
 /* the same span as the exporter sees it: written to a record, read back */
 
-static void unit_record_direct(const char *label, ngx_otel_span_t *span);
+static void unit_const_names(void);
+static void unit_record_direct(const char *label, ngx_otel_span_t *span,
+    ngx_otel_span_t *ref_span);
 
 
 static void
@@ -1022,30 +1024,174 @@ unit_record(const char *label, ngx_otel_span_t *span)
 
     unit_span(label, &view, 0);
 
-    free(rec);
+    /* the span read back: what the direct way must write too */
 
-    unit_record_direct(label, span);
+    unit_record_direct(label, span, &view);
+
+    free(rec);
+}
+
+
+/*
+ * Each constant the request path writes by its name (NGX_OTEL_OTLP_GET,
+ * ...) reads back as the attribute that name says
+ */
+
+static void
+unit_const_names(void)
+{
+    u_char                  *p;
+    size_t                   size, failed;
+    ngx_uint_t               i;
+    ngx_otel_span_t          span, view;
+    ngx_otel_attr_t          encoded, attr;
+    ngx_otel_otlp_writer_t   w;
+    ngx_otel_span_record_t  *rec;
+
+    static struct {
+        ngx_uint_t   c;
+        ngx_uint_t   id;
+        char        *str;
+        int64_t      num;
+    } names[] = {
+        { NGX_OTEL_OTLP_GET, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, "GET", 0 },
+        { NGX_OTEL_OTLP_HEAD, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, "HEAD", 0 },
+        { NGX_OTEL_OTLP_POST, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, "POST", 0 },
+        { NGX_OTEL_OTLP_PUT, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, "PUT", 0 },
+        { NGX_OTEL_OTLP_DELETE, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, "DELETE",
+          0 },
+        { NGX_OTEL_OTLP_OPTIONS, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD,
+          "OPTIONS", 0 },
+        { NGX_OTEL_OTLP_PATCH, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, "PATCH",
+          0 },
+        { NGX_OTEL_OTLP_HTTP, NGX_OTEL_ATTR_URL_SCHEME, "http", 0 },
+        { NGX_OTEL_OTLP_HTTPS, NGX_OTEL_ATTR_URL_SCHEME, "https", 0 },
+        { NGX_OTEL_OTLP_HTTP_10, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION,
+          "1.0", 0 },
+        { NGX_OTEL_OTLP_HTTP_11, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION,
+          "1.1", 0 },
+        { NGX_OTEL_OTLP_HTTP_2, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION, "2",
+          0 },
+        { NGX_OTEL_OTLP_HTTP_3, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION, "3",
+          0 },
+        { NGX_OTEL_OTLP_200, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          200 },
+        { NGX_OTEL_OTLP_201, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          201 },
+        { NGX_OTEL_OTLP_204, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          204 },
+        { NGX_OTEL_OTLP_206, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          206 },
+        { NGX_OTEL_OTLP_301, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          301 },
+        { NGX_OTEL_OTLP_302, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          302 },
+        { NGX_OTEL_OTLP_304, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          304 },
+        { NGX_OTEL_OTLP_400, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          400 },
+        { NGX_OTEL_OTLP_401, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          401 },
+        { NGX_OTEL_OTLP_403, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          403 },
+        { NGX_OTEL_OTLP_404, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          404 },
+        { NGX_OTEL_OTLP_500, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          500 },
+        { NGX_OTEL_OTLP_502, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          502 },
+        { NGX_OTEL_OTLP_503, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          503 },
+        { NGX_OTEL_OTLP_504, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+          504 }
+    };
+
+    ngx_otel_otlp_heads_init();
+
+    failed = 0;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        /* the writer wants room for any attribute; one byte is written */
+
+        p = malloc(NGX_OTEL_OTLP_SHORT_MAX);
+        if (p == NULL) {
+            fprintf(stderr, "malloc() failed\n");
+            exit(2);
+        }
+
+        w.pos = p;
+        w.last = p + NGX_OTEL_OTLP_SHORT_MAX;
+        w.n = 0;
+        w.size = 0;
+
+        ngx_otel_otlp_known_const(&w, names[i].c);
+
+        encoded.type = NGX_OTEL_ATTR_ENCODED;
+        encoded.str.data = p;
+        encoded.str.len = w.pos - p;
+        encoded.key.len = w.size;
+        encoded.num = (int64_t) w.n;
+
+        ngx_memzero(&span, sizeof(ngx_otel_span_t));
+        span.attrs = &encoded;
+        span.nattrs = 1;
+
+        size = ngx_otel_span_record_size(&span);
+
+        rec = malloc(size);
+        if (rec == NULL) {
+            fprintf(stderr, "malloc() failed\n");
+            exit(2);
+        }
+
+        ngx_otel_span_record_write(rec, &span, size);
+        ngx_otel_span_record_read(rec, &view, &attr);
+
+        if (encoded.str.len != 1
+            || view.nattrs != 1
+            || attr.id != names[i].id
+            || (names[i].str
+                ? (attr.type != NGX_OTEL_ATTR_STRING
+                   || attr.str.len != strlen(names[i].str)
+                   || memcmp(attr.str.data, names[i].str, attr.str.len))
+                : (attr.type != NGX_OTEL_ATTR_INT
+                   || attr.num != names[i].num)))
+        {
+            diag("constant %lu is not what its name says",
+                 (unsigned long) names[i].c);
+            failed++;
+        }
+
+        free(rec);
+        free(p);
+    }
+
+    ok(failed == 0 && i == NGX_OTEL_OTLP_CONSTS,
+       "each constant by its name: one byte, the attribute the name says "
+       "(%lu constants, %lu failed)", (unsigned long) i,
+       (unsigned long) failed);
 }
 
 
 /*
  * The span as the request path records it: its attributes encoded first
- * (as ngx_http_otel_push_span() does), and when ngx_otel_otlp_record_len()
- * finds its length, written straight from the record by
- * ngx_otel_otlp_record(): what protobuf-c makes of the span read back,
- * nothing past ngx_otel_otlp_record_size(), NULL with less room
+ * (as ngx_http_otel_push_span() does: compact, constants), and when
+ * ngx_otel_otlp_record_len() finds its length, written straight from the
+ * record by ngx_otel_otlp_record(): what protobuf-c makes of ref_span (the
+ * same span through a record without either), nothing past
+ * ngx_otel_otlp_record_size(), NULL with less room
  */
 
 static void
-unit_record_direct(const char *label, ngx_otel_span_t *span)
+unit_record_direct(const char *label, ngx_otel_span_t *span,
+    ngx_otel_span_t *ref_span)
 {
     u_char                  *end;
     size_t                   size, room, ref;
-    ngx_otel_span_t          view, enc;
+    ngx_otel_span_t          enc;
     ngx_otel_attr_t          encoded;
     ngx_otel_otlp_writer_t   w;
     ngx_otel_span_record_t  *rec;
-    static ngx_otel_attr_t   attrs[NGX_OTEL_SPAN_MAX_ATTRS];
     static u_char            buf[ngx_otel_otlp_attrs_max(
                                                  NGX_OTEL_SPAN_MAX_ATTRS)];
 
@@ -1090,8 +1236,6 @@ unit_record_direct(const char *label, ngx_otel_span_t *span)
         return;
     }
 
-    ngx_otel_span_record_read(rec, &view, attrs);
-
     unit_direct.spans++;
 
     room = ngx_otel_otlp_record_size(rec);
@@ -1099,7 +1243,7 @@ unit_record_direct(const char *label, ngx_otel_span_t *span)
     memset(unit_buf, UNIT_SENTINEL, room + UNIT_GUARD);
 
     end = ngx_otel_otlp_record(unit_buf, unit_buf + room, rec);
-    ref = unit_reference(&view, unit_ref);
+    ref = unit_reference(ref_span, unit_ref);
 
     if (end == NULL || unit_guard(unit_buf + room) != NGX_OK) {
         unit_fail(&unit_direct, label, "did not fit into %zu bytes", room);
@@ -1186,6 +1330,13 @@ unit_cases(void)
     static u_char     key[NGX_OTEL_ATTR_KEY_MAX_LEN];
     static u_char     long_name[NGX_OTEL_SPAN_NAME_MAX_LEN];
     static u_char     bad[] = { 0x00, 0x01, 0x7f, 0x80, 0xc3, 0xff };
+    static char      *methods[] = { "GET", "HEAD", "POST", "PUT", "DELETE",
+                                    "OPTIONS", "PATCH", "TRACE", "get",
+                                    "GETS" };
+    static char      *versions[] = { "0.9", "1.0", "1.1", "2", "3", "2.0" };
+    static int64_t    statuses[] = { 200, 201, 204, 206, 301, 302, 304, 400,
+                                     401, 403, 404, 500, 502, 503, 504,
+                                     100, 299, 599, -200 };
 
     /* a root server span */
 
@@ -1251,6 +1402,43 @@ unit_cases(void)
     unit_str_attr(&span, NGX_OTEL_ATTR_CUSTOM, "we\"ird\\key\n", "x", 1);
     unit_span("attrs", &span, 1);
     unit_record("attrs record", &span);
+
+    /*
+     * every value that a record holds as one byte (ngx_otel_otlp_consts[]),
+     * and neighbours of them that it does not
+     */
+
+    unit_span_init(&span, attrs);
+    unit_lit(&span.name, "constants");
+
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        unit_str_attr(&span, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, NULL,
+                      methods[i], strlen(methods[i]));
+    }
+
+    for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        unit_str_attr(&span, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION, NULL,
+                      versions[i], strlen(versions[i]));
+        unit_str_attr(&span, NGX_OTEL_ATTR_URL_SCHEME, NULL,
+                      versions[i], strlen(versions[i]));
+    }
+
+    unit_str_attr(&span, NGX_OTEL_ATTR_URL_SCHEME, NULL, "http", 4);
+    unit_str_attr(&span, NGX_OTEL_ATTR_URL_SCHEME, NULL, "https", 5);
+    unit_str_attr(&span, NGX_OTEL_ATTR_HTTP_REQUEST_METHOD, NULL, "", 0);
+    unit_str_attr(&span, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+                  "200", 3);
+    unit_int_attr(&span, NGX_OTEL_ATTR_HTTP_REQUEST_BODY_SIZE, NULL, 200);
+
+    for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        unit_int_attr(&span, NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE, NULL,
+                      statuses[i]);
+    }
+
+    unit_span("constants", &span, 0);
+    unit_record("constants record", &span);
+
+    unit_const_names();
     unit_free();
 
     /* UTF-8: valid kept, invalid bytes and NUL replaced */
