@@ -88,12 +88,15 @@ static ngx_int_t ngx_http_otel_remove_headers(ngx_http_request_t *r,
 static void ngx_http_otel_end_span(ngx_http_request_t *r,
     ngx_http_otel_ctx_t *ctx);
 static void ngx_http_otel_span_attrs(ngx_http_request_t *r,
-    ngx_otel_otlp_writer_t *w, ngx_uint_t status, ngx_uint_t standard);
+    ngx_otel_otlp_writer_t *w, ngx_uint_t status, ngx_uint_t standard,
+    ngx_int_t method);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
-    ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_str_t *name);
+    ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_int_t method,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_otel_method_const(ngx_uint_t method);
 static ngx_int_t ngx_http_otel_status_const(ngx_uint_t status);
-static ngx_int_t ngx_http_otel_host_port(u_char *start, u_char *last);
+static ngx_int_t ngx_http_otel_host_port(u_char *start, u_char *last,
+    size_t name);
 
 
 static ngx_str_t  ngx_http_otel_header_names[] = {
@@ -1145,6 +1148,7 @@ ngx_http_otel_remove_headers(ngx_http_request_t *r,
 static void
 ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
 {
+    ngx_int_t                  method;
     ngx_uint_t                 status, known;
     ngx_otel_span_t            span;
     ngx_otel_attr_t            encoded;
@@ -1170,15 +1174,16 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
     span.tracestate = ctx->tracestate;
 
     known = ngx_http_otel_method_known(r);
+    method = known ? ngx_http_otel_method_const(r->method) : NGX_ERROR;
 
-    ngx_http_otel_span_name(r, olcf, known, &span.name);
+    ngx_http_otel_span_name(r, olcf, known, method, &span.name);
 
     w.pos = ngx_http_otel_attrs_buf;
     w.last = ngx_http_otel_attrs_buf + sizeof(ngx_http_otel_attrs_buf);
     w.n = 0;
     w.size = 0;
 
-    ngx_http_otel_span_attrs(r, &w, status, known);
+    ngx_http_otel_span_attrs(r, &w, status, known, method);
 
     encoded.id = 0;
     encoded.type = NGX_OTEL_ATTR_ENCODED;
@@ -1264,7 +1269,7 @@ ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
 
 static void
 ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
-    ngx_uint_t known, ngx_str_t *name)
+    ngx_uint_t known, ngx_int_t mc, ngx_str_t *name)
 {
     u_char                    *p;
     ngx_str_t                  method;
@@ -1274,6 +1279,11 @@ ngx_http_otel_span_name(ngx_http_request_t *r, ngx_http_otel_loc_conf_t *olcf,
         && ngx_http_complex_value(r, olcf->span_name, name) == NGX_OK
         && name->len)
     {
+        return;
+    }
+
+    if (olcf->span_names && (mc != NGX_ERROR || !known)) {
+        *name = olcf->span_names[known ? mc : NGX_HTTP_OTEL_SPAN_NAME_HTTP];
         return;
     }
 
@@ -1342,8 +1352,8 @@ ngx_http_otel_method_known(ngx_http_request_t *r)
  */
 
 static void
-ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
-    ngx_uint_t status, ngx_uint_t standard)
+ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
+    ngx_uint_t status, ngx_uint_t standard, ngx_int_t method)
 {
     u_char                     *p, *q, *last;
     off_t                       body;
@@ -1356,8 +1366,14 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
     ngx_http_otel_loc_conf_t   *olcf;
     ngx_http_otel_span_attr_t  *sa;
     ngx_http_variable_value_t  *vv;
+    ngx_otel_otlp_writer_t     *w, writer;
     u_char                      code[NGX_INT_T_LEN];
     ngx_str_t                   values[NGX_OTEL_SPAN_MAX_ATTRS];
+
+    /* a local writer, never passed on, may be kept in registers */
+
+    writer = *wp;
+    w = &writer;
 
     c = r->connection;
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
@@ -1402,10 +1418,8 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
     if (r->method_name.len) {
         if (standard) {
             if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_REQUEST_METHOD)) {
-                cn = ngx_http_otel_method_const(r->method);
-
-                if (cn != NGX_ERROR) {
-                    ngx_otel_otlp_known_const(w, (ngx_uint_t) cn);
+                if (method != NGX_ERROR) {
+                    ngx_otel_otlp_known_const(w, (ngx_uint_t) method);
 
                 } else {
                     ngx_otel_otlp_known_str(w,
@@ -1498,7 +1512,8 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
         if (r->headers_in.host) {
             p = r->headers_in.host->value.data;
             port = ngx_http_otel_host_port(p,
-                                           p + r->headers_in.host->value.len);
+                                           p + r->headers_in.host->value.len,
+                                           r->headers_in.server.len);
         }
     }
 
@@ -1632,6 +1647,8 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
 
         ngx_otel_otlp_head_str(w, &sa[i].head, &attr);
     }
+
+    *wp = writer;
 }
 
 
@@ -1640,6 +1657,10 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
 static ngx_int_t
 ngx_http_otel_method_const(ngx_uint_t method)
 {
+    if (method == NGX_HTTP_GET) {
+        return NGX_OTEL_OTLP_GET;
+    }
+
     switch (method) {
     case NGX_HTTP_GET:
         return NGX_OTEL_OTLP_GET;
@@ -1666,6 +1687,12 @@ ngx_http_otel_method_const(ngx_uint_t method)
 static ngx_int_t
 ngx_http_otel_status_const(ngx_uint_t status)
 {
+    /* the usual one first: gcc makes a search of the switch */
+
+    if (status == NGX_HTTP_OK) {
+        return NGX_OTEL_OTLP_200;
+    }
+
     switch (status) {
     case NGX_HTTP_OK:
         return NGX_OTEL_OTLP_200;
@@ -1704,37 +1731,57 @@ ngx_http_otel_status_const(ngx_uint_t status)
 
 
 /*
- * The port of a Host value: the digits after a colon among its last six
- * bytes (a port has five digits at most), so neither the name nor an IPv6
- * literal is read through.  0: none; NGX_ERROR: no port.
+ * The port of a Host value: the digits after the name nginx took from it
+ * (name: its length, that of r->headers_in.server), if a colon follows;
+ * else after a colon among its last six bytes (a port has five digits at
+ * most), so neither the name nor an IPv6 literal is read through.
+ * 0: none; NGX_ERROR: no port.
  */
 
 static ngx_int_t
-ngx_http_otel_host_port(u_char *start, u_char *last)
+ngx_http_otel_host_port(u_char *start, u_char *last, size_t name)
 {
-    u_char     *p, *first;
-    ngx_int_t   port;
+    u_char      *p, *first;
+    ngx_int_t    port;
+    ngx_uint_t   digit;
 
-    first = (last - start > 6) ? last - 6 : start;
+    p = start + name;
 
-    for (p = last; p > first; p--) {
-        if (p[-1] == ':') {
-            break;
+    if (p < last && *p == ':') {
+        p++;
+
+        if (last - p > 5) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        first = (last - start > 6) ? last - 6 : start;
+
+        for (p = last; p > first; p--) {
+            if (p[-1] == ':') {
+                break;
+            }
+        }
+
+        if (p == first) {
+            return 0;
         }
     }
 
-    if (p == first || p == last) {
+    if (p == last) {
         return 0;
     }
 
     port = 0;
 
     for ( /* void */ ; p < last; p++) {
-        if (*p < '0' || *p > '9') {
+        digit = (ngx_uint_t) *p - '0';
+
+        if (digit > 9) {
             return NGX_ERROR;
         }
 
-        port = port * 10 + (*p - '0');
+        port = port * 10 + digit;
     }
 
     return port;

@@ -53,6 +53,8 @@ static char *ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otel_conf_enum(ngx_conf_t *cf, ngx_str_t *value,
     ngx_conf_enum_t *e, ngx_uint_t *out);
+static ngx_int_t ngx_http_otel_span_names(ngx_conf_t *cf,
+    ngx_http_otel_loc_conf_t *olcf);
 
 static ngx_int_t ngx_http_otel_resource(ngx_conf_t *cf,
     ngx_http_otel_main_conf_t *omcf);
@@ -431,6 +433,7 @@ ngx_http_otel_create_loc_conf(ngx_conf_t *cf)
      *     olcf->propagators = { 0 };
      *     olcf->sampler_bound = 0;
      *     olcf->span_attrs = NULL;
+     *     olcf->span_names = NULL;
      *     olcf->server = NULL;
      *     olcf->server_enabled = 0;
      */
@@ -491,6 +494,13 @@ ngx_http_otel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->span_name, prev->span_name, NULL);
 
+    if (conf->span_name == NULL
+        && conf->trace != NGX_HTTP_OTEL_TRACE_OFF
+        && ngx_http_otel_span_names(cf, conf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->span_attrs == NULL) {
         conf->span_attrs = prev->span_attrs;
     }
@@ -517,6 +527,68 @@ ngx_http_otel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * "METHOD location" for each method of ngx_otel_otlp_consts[], made once
+ * here rather than for each span; a span that ends in a location that
+ * does not trace (after a redirect) has its name made then
+ */
+
+static ngx_int_t
+ngx_http_otel_span_names(ngx_conf_t *cf, ngx_http_otel_loc_conf_t *olcf)
+{
+    u_char                    *p;
+    ngx_uint_t                 i;
+    ngx_str_t                 *name;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    /* in the order of ngx_otel_otlp_const_e, then "HTTP" */
+
+    static ngx_str_t  methods[] = {
+        ngx_string("GET"),
+        ngx_string("HEAD"),
+        ngx_string("POST"),
+        ngx_string("PUT"),
+        ngx_string("DELETE"),
+        ngx_string("OPTIONS"),
+        ngx_string("PATCH"),
+        ngx_string("HTTP")
+    };
+
+    /* merged with the location of its own core module conf */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    olcf->span_names = ngx_palloc(cf->pool,
+                                  sizeof(methods) / sizeof(ngx_str_t)
+                                  * sizeof(ngx_str_t));
+    if (olcf->span_names == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < sizeof(methods) / sizeof(ngx_str_t); i++) {
+        name = &olcf->span_names[i];
+
+        if (clcf->name.len == 0) {
+            *name = methods[i];
+            continue;
+        }
+
+        p = ngx_pnalloc(cf->pool, methods[i].len + 1 + clcf->name.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        name->data = p;
+        p = ngx_cpymem(p, methods[i].data, methods[i].len);
+        *p++ = ' ';
+        p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
+        name->len = p - name->data;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -80,6 +80,10 @@ typedef struct {
 } ngx_http_otel_main_conf_t;
 
 
+/* the span name's method when it is unknown or was never read */
+#define NGX_HTTP_OTEL_SPAN_NAME_HTTP  (NGX_OTEL_OTLP_PATCH + 1)
+
+
 typedef struct ngx_http_otel_loc_conf_s  ngx_http_otel_loc_conf_t;
 
 struct ngx_http_otel_loc_conf_s {
@@ -96,6 +100,13 @@ struct ngx_http_otel_loc_conf_s {
 
     ngx_http_complex_value_t   *span_name;
     ngx_array_t                *span_attrs;  /* ngx_http_otel_span_attr_t */
+
+    /*
+     * Without otel_span_name: the span names of this location, made when
+     * the configuration is read, by the method's constant (NGX_OTEL_OTLP_GET
+     * to _PATCH), then for NGX_HTTP_OTEL_SPAN_NAME_HTTP
+     */
+    ngx_str_t                  *span_names;
 
     ngx_flag_t                  upstream_span;
 

@@ -385,6 +385,35 @@ ngx_otel_otlp_copy_ascii(u_char *dst, u_char *src, size_t len)
 
 
 /*
+ * The general way through a copy of the writer: the writer itself, whose
+ * address is not taken then, can stay in registers on the fast ways
+ */
+
+static ngx_inline void
+ngx_otel_otlp_writer_attr_copy(ngx_otel_otlp_writer_t *w,
+    ngx_otel_attr_t *attr)
+{
+    ngx_otel_otlp_writer_t  copy;
+
+    copy = *w;
+    ngx_otel_otlp_writer_attr(&copy, attr);
+    *w = copy;
+}
+
+
+static ngx_inline void
+ngx_otel_otlp_writer_str_copy(ngx_otel_otlp_writer_t *w, ngx_uint_t id,
+    u_char *data, size_t len)
+{
+    ngx_otel_otlp_writer_t  copy;
+
+    copy = *w;
+    ngx_otel_otlp_writer_str(&copy, id, data, len);
+    *w = copy;
+}
+
+
+/*
  * One of our own attributes, with a prepared head (all that a server span
  * sets, see ngx_otel_otlp_heads), a string: a short ASCII one is written
  * compact, at once
@@ -417,7 +446,7 @@ ngx_otel_otlp_known_str(ngx_otel_otlp_writer_t *w, ngx_uint_t id,
         }
     }
 
-    ngx_otel_otlp_writer_str(w, id, data, len);
+    ngx_otel_otlp_writer_str_copy(w, id, data, len);
 }
 
 
@@ -461,7 +490,7 @@ ngx_otel_otlp_head_str(ngx_otel_otlp_writer_t *w, ngx_otel_otlp_head_t *head,
         }
     }
 
-    ngx_otel_otlp_writer_attr(w, attr);
+    ngx_otel_otlp_writer_attr_copy(w, attr);
 }
 
 
