@@ -20,6 +20,10 @@
 #
 # Environment: CG_N1 (2000), CG_N2 (4000; five times both for ratio10,
 # whose sampled share varies from run to run), CG_TOP (12 functions),
+# CG_CONNECTIONS (1: the requests one after the other; more: that many
+# connections at once, as under load, where nginx finds several requests
+# ready in one turn of its event loop and the module's per-turn work, the
+# hand-off of the spans to the zone, is shared by them),
 # CG_VALGRIND_OPTS (more valgrind options, such as
 # "--read-inline-info=yes --dump-instr=yes" for a line-level profile),
 # and those of bench/common.sh.  BENCH_NGINX may name an nginx binary with
@@ -34,6 +38,7 @@ set -euo pipefail
 n1="${CG_N1:-2000}"
 n2="${CG_N2:-4000}"
 top="${CG_TOP:-12}"
+conns="${CG_CONNECTIONS:-1}"
 
 dir="${BENCH_DIR:-$(mktemp -d /tmp/ngx-otel-bench.XXXXXX)}/callgrind"
 mkdir -p "$dir"
@@ -127,8 +132,8 @@ cg_run() {
         return 0
     fi
 
-    if ! perl "$bench_repo/bench/client.pl" "127.0.0.1:$port" / "$n" \
-        > "$d/client.out"
+    if ! perl "$bench_repo/bench/client.pl" -c "$conns" \
+        "127.0.0.1:$port" / "$n" > "$d/client.out"
     then
         bench_log "$name: not all of $n requests were answered 200"
     fi
@@ -196,7 +201,7 @@ cg_per_request() {   # NAME MULTIPLIER
 
 declare -A per_req
 
-bench_log "callgrind: N1=$n1, N2=$n2 requests; results in $dir"
+bench_log "callgrind: N1=$n1, N2=$n2 requests on $conns connection(s); results in $dir"
 
 for name in "${configs[@]}"; do
     bench_config_line "$name" >/dev/null \
@@ -228,7 +233,7 @@ done
 
 echo
 echo "Instructions per request (callgrind, (Ir(N2) - Ir(N1)) / (N2 - N1)," \
-     "N1=$n1, N2=$n2)"
+     "N1=$n1, N2=$n2, $conns connection(s))"
 echo
 printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' \
     configuration "per request" "module's" "request" "export" budget verdict

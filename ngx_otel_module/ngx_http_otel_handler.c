@@ -10,6 +10,7 @@
 
 #include "ngx_http_otel_module.h"
 #include "ngx_otel_shm.h"
+#include "ngx_otel_stage.h"
 #include "ngx_otel_otlp.h"
 
 
@@ -1148,12 +1149,13 @@ ngx_http_otel_remove_headers(ngx_http_request_t *r,
 static void
 ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
 {
-    ngx_int_t                  method;
-    ngx_uint_t                 status, known;
-    ngx_otel_span_t            span;
-    ngx_otel_attr_t            encoded;
-    ngx_otel_otlp_writer_t     w;
-    ngx_http_otel_loc_conf_t  *olcf;
+    ngx_int_t                   method;
+    ngx_uint_t                  status, known;
+    ngx_otel_span_t             span;
+    ngx_otel_attr_t             encoded;
+    ngx_otel_otlp_writer_t      w;
+    ngx_http_otel_loc_conf_t   *olcf;
+    ngx_http_otel_main_conf_t  *omcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otel_module);
 
@@ -1198,20 +1200,21 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
     span.events.len = 0;
     span.nevents = 0;
 
-    ngx_http_otel_push_span(r, &span);
+    /* the log handler found an exporter; the attributes are encoded */
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otel_module);
+
+    ngx_otel_stage_push(omcf->exporter, &span);
 }
 
 
 void
 ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
 {
-    time_t                      now;
     ngx_otel_attr_t             encoded;
     ngx_otel_otlp_writer_t      w;
     ngx_otel_exporter_conf_t   *ecf;
     ngx_http_otel_main_conf_t  *omcf;
-
-    static time_t               dropped_logged;
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otel_module);
     ecf = omcf->exporter;
@@ -1222,7 +1225,7 @@ ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
 
     /*
      * Encoded here, as the exporter sends them, the attributes are one
-     * copy under the zone's lock.
+     * copy when the span is recorded.
      */
 
     if (span->nattrs
@@ -1251,19 +1254,7 @@ ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
         }
     }
 
-    if (ngx_otel_shm_push(ecf->shm_zone->data, span) == NGX_OK) {
-        ngx_otel_exporter_notify(ecf);
-        return;
-    }
-
-    now = ngx_time();
-
-    if (dropped_logged != now) {
-        dropped_logged = now;
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "otel zone is full, span dropped; "
-                      "increase \"zone_size\" or lower the sampling ratio");
-    }
+    ngx_otel_stage_push(ecf, span);
 }
 
 

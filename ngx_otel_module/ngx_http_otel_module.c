@@ -11,6 +11,7 @@
 #include "ngx_http_otel_module.h"
 #include "ngx_otel_conf_value.h"
 #include "ngx_otel_shm.h"
+#include "ngx_otel_stage.h"
 
 
 #define NGX_HTTP_OTEL_DEFAULT_SERVICE_NAME  "unknown_service:nginx"
@@ -348,6 +349,10 @@ ngx_http_otel_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (ngx_otel_stage_init(cycle, omcf->exporter) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_otel_exporter_init_process(cycle, omcf->exporter);
 }
 
@@ -360,6 +365,7 @@ ngx_http_otel_exit_process(ngx_cycle_t *cycle)
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otel_module);
 
     if (omcf != NULL && omcf->exporter != NULL) {
+        ngx_otel_stage_flush(omcf->exporter);
         ngx_otel_exporter_exit_process(omcf->exporter);
     }
 }

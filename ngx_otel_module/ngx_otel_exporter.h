@@ -22,6 +22,7 @@
 
 typedef struct ngx_otel_zone_ctx_s  ngx_otel_zone_ctx_t;
 typedef struct ngx_otel_exporter_s  ngx_otel_exporter_t;
+typedef struct ngx_otel_stage_s     ngx_otel_stage_t;
 
 
 typedef struct {
@@ -49,8 +50,9 @@ typedef struct {
 
     ngx_shm_zone_t             *shm_zone;
 
-    /* this worker's exporter, set in init_process */
+    /* this worker's exporter and stage (ngx_otel_stage.h), set in init_process */
     ngx_otel_exporter_t        *worker;
+    ngx_otel_stage_t           *stage;
 } ngx_otel_exporter_conf_t;
 
 

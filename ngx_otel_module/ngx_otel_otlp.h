@@ -239,6 +239,12 @@ size_t ngx_otel_otlp_record_len(ngx_otel_span_t *span);
 u_char *ngx_otel_otlp_record(u_char *p, u_char *last,
     ngx_otel_span_record_t *rec);
 
+/*
+ * ngx_otel_otlp_record_len() of a span known to be such a span: the
+ * fields of ngx_otel_otlp_span_len() that it can have, summed at once
+ */
+static ngx_inline size_t ngx_otel_otlp_record_sum(ngx_otel_span_t *span);
+
 #define ngx_otel_otlp_record_size(rec)                                        \
     (1 + 5 + (rec)->otlp_len + NGX_OTEL_OTLP_SLACK)
 
@@ -321,6 +327,51 @@ ngx_otel_otlp_varint(u_char *p, uint64_t n)
     *p++ = (u_char) n;
 
     return p;
+}
+
+
+/* a tag, the varint length and the content: what a field takes */
+#define ngx_otel_otlp_field_size(len)                                         \
+    (1 + ngx_otel_otlp_varint_len(len) + (len))
+
+/* a proto3 enum is an int32: below zero, a 10-byte varint */
+#define ngx_otel_otlp_enum(n)  ((uint64_t) (int64_t) (int32_t) (n))
+
+
+static ngx_inline size_t
+ngx_otel_otlp_record_sum(ngx_otel_span_t *span)
+{
+    size_t    len;
+    uint64_t  parent;
+
+    ngx_memcpy(&parent, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
+
+    /* ids, status (even unset) and flags are always there */
+
+    len = 2 + NGX_OTEL_TRACE_ID_LEN + 2 + NGX_OTEL_SPAN_ID_LEN + 2 + 2 + 4
+          + (parent ? 2 + NGX_OTEL_SPAN_ID_LEN : 0)
+          + (span->start ? 1 + 8 : 0)
+          + (span->end ? 1 + 8 : 0)
+          + (span->nattrs ? span->attrs[0].key.len : 0)
+          + span->events.len;
+
+    if (span->tracestate.len) {
+        len += ngx_otel_otlp_field_size(span->tracestate.len);
+    }
+
+    if (span->name.len) {
+        len += ngx_otel_otlp_field_size(span->name.len);
+    }
+
+    if (span->kind) {
+        len += 1 + ngx_otel_otlp_varint_len(ngx_otel_otlp_enum(span->kind));
+    }
+
+    if (span->status) {
+        len += 1 + ngx_otel_otlp_varint_len(ngx_otel_otlp_enum(span->status));
+    }
+
+    return len;
 }
 
 

@@ -70,12 +70,6 @@
 /* an Event apart from its name and attributes: tag, length, time, tags */
 #define NGX_OTEL_OTLP_EVENT_MAX             ((1 + 3) + (1 + 8) + (1 + 3))
 
-/* a tag, the varint length and the content: what a field takes */
-#define ngx_otel_otlp_field_size(len)                                         \
-    (1 + ngx_otel_otlp_varint_len(len) + (len))
-
-/* a proto3 enum is an int32: below zero, a 10-byte varint */
-#define ngx_otel_otlp_enum(n)  ((uint64_t) (int64_t) (int32_t) (n))
 
 
 static ngx_inline u_char *ngx_otel_otlp_short(u_char *p, u_char *last,
@@ -178,17 +172,12 @@ ngx_otel_otlp_span_size(ngx_otel_span_t *span)
 /*
  * The length of the Span message of a span to be recorded: 0 unless its
  * attributes come encoded and its name and tracestate are recorded as
- * they are and are plain ASCII (see ngx_otel_otlp_record()).  On the
- * request path: the fields of ngx_otel_otlp_span_len() below that such a
- * span can have, summed at once.
+ * they are and are plain ASCII (see ngx_otel_otlp_record())
  */
 
 size_t
 ngx_otel_otlp_record_len(ngx_otel_span_t *span)
 {
-    size_t    len;
-    uint64_t  parent;
-
     if (span->nattrs > 1
         || (span->nattrs == 1 && span->attrs[0].type != NGX_OTEL_ATTR_ENCODED)
         || span->name.len > NGX_OTEL_SPAN_NAME_MAX_LEN
@@ -199,34 +188,7 @@ ngx_otel_otlp_record_len(ngx_otel_span_t *span)
         return 0;
     }
 
-    ngx_memcpy(&parent, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
-
-    /* ids, status (even unset) and flags are always there */
-
-    len = 2 + NGX_OTEL_TRACE_ID_LEN + 2 + NGX_OTEL_SPAN_ID_LEN + 2 + 2 + 4
-          + (parent ? 2 + NGX_OTEL_SPAN_ID_LEN : 0)
-          + (span->start ? 1 + 8 : 0)
-          + (span->end ? 1 + 8 : 0)
-          + (span->nattrs ? span->attrs[0].key.len : 0)
-          + span->events.len;
-
-    if (span->tracestate.len) {
-        len += ngx_otel_otlp_field_size(span->tracestate.len);
-    }
-
-    if (span->name.len) {
-        len += ngx_otel_otlp_field_size(span->name.len);
-    }
-
-    if (span->kind) {
-        len += 1 + ngx_otel_otlp_varint_len(ngx_otel_otlp_enum(span->kind));
-    }
-
-    if (span->status) {
-        len += 1 + ngx_otel_otlp_varint_len(ngx_otel_otlp_enum(span->status));
-    }
-
-    return len;
+    return ngx_otel_otlp_record_sum(span);
 }
 
 

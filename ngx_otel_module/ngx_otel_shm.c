@@ -262,6 +262,123 @@ full:
 }
 
 
+ngx_int_t
+ngx_otel_shm_record_span(ngx_otel_zone_ctx_t *ctx, u_char *p, u_char *last,
+    ngx_otel_span_t *span, u_char **next)
+{
+    size_t     size;
+    ngx_int_t  rc;
+
+    rc = ngx_otel_span_record_encoded(p, last, span, ctx->span_len, next);
+
+    if (rc != NGX_ERROR) {
+        return rc;
+    }
+
+    size = ngx_otel_span_record_size(span);
+
+    if ((size_t) (last - p) < size) {
+        return NGX_DECLINED;
+    }
+
+    ngx_otel_span_record_write((ngx_otel_span_record_t *) p, span, size);
+
+    ((ngx_otel_span_record_t *) p)->otlp_len =
+                 ctx->span_len ? (uint32_t) ngx_otel_otlp_record_len(span) : 0;
+
+    *next = p + size;
+
+    return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_otel_shm_span_len(ngx_otel_zone_ctx_t *ctx)
+{
+    return ctx->span_len;
+}
+
+
+/*
+ * The records are copied in runs: all that fit before the end of the ring
+ * and in the room left, then, after a PAD record at the end, the rest
+ */
+
+ngx_uint_t
+ngx_otel_shm_push_records(ngx_otel_zone_ctx_t *ctx, u_char *start,
+    u_char *last)
+{
+    u_char                  *p, *q;
+    size_t                   room, end, size;
+    ngx_uint_t               n, dropped;
+    ngx_otel_shctx_t        *sh;
+    ngx_otel_span_record_t  *rec;
+
+    sh = ctx->sh;
+    p = start;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    while (p < last) {
+
+        end = sh->size - (size_t) (sh->tail % sh->size);
+        room = sh->size - (size_t) (sh->tail - sh->head);
+        room = ngx_min(room, end);
+
+        n = 0;
+
+        for (q = p; q < last; q += size) {
+            rec = (ngx_otel_span_record_t *) q;
+            size = rec->size;
+
+            if ((size_t) (q - p) + size > room) {
+                break;
+            }
+
+            rec->state = NGX_OTEL_RECORD_QUEUED;
+            n++;
+        }
+
+        if (n) {
+            ngx_memcpy(sh->ring + sh->tail % sh->size, p, q - p);
+
+            sh->tail += q - p;
+            sh->counters.queued += n;
+            sh->pending += n;
+
+            p = q;
+            continue;
+        }
+
+        /* the next record needs the start of the ring, if it is free */
+
+        size = ((ngx_otel_span_record_t *) p)->size;
+
+        if (end >= size
+            || sh->tail - sh->head + end + size > sh->size)
+        {
+            break;
+        }
+
+        rec = ngx_otel_shm_record(sh, sh->tail);
+        rec->size = (uint32_t) end;
+        rec->state = NGX_OTEL_RECORD_PAD;
+
+        sh->tail += end;
+    }
+
+    for (dropped = 0; p < last; p += ((ngx_otel_span_record_t *) p)->size) {
+        dropped++;
+    }
+
+    sh->counters.dropped += dropped;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return dropped;
+}
+
+
 ngx_uint_t
 ngx_otel_shm_pending(ngx_otel_zone_ctx_t *ctx)
 {

@@ -60,6 +60,25 @@ ngx_int_t ngx_otel_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 /* NGX_OK, or NGX_DECLINED when the zone is full and the span is dropped */
 ngx_int_t ngx_otel_shm_push(ngx_otel_zone_ctx_t *ctx, ngx_otel_span_t *span);
 
+/*
+ * A span made a record at p, without the lock, for
+ * ngx_otel_shm_push_records(): NGX_OK, and *next is the end of the record;
+ * NGX_DECLINED: it does not fit before last.  The usual span takes
+ * ngx_otel_span_record_encoded() directly, with ngx_otel_shm_span_len().
+ */
+ngx_int_t ngx_otel_shm_record_span(ngx_otel_zone_ctx_t *ctx, u_char *p,
+    u_char *last, ngx_otel_span_t *span, u_char **next);
+
+/* whether records of this zone carry their OTLP length */
+ngx_uint_t ngx_otel_shm_span_len(ngx_otel_zone_ctx_t *ctx);
+
+/*
+ * Records made so, [start, last), put into the zone under one lock, as
+ * many as there is room for; returns how many were dropped
+ */
+ngx_uint_t ngx_otel_shm_push_records(ngx_otel_zone_ctx_t *ctx, u_char *start,
+    u_char *last);
+
 /* spans queued and not yet claimed; read without the lock */
 ngx_uint_t ngx_otel_shm_pending(ngx_otel_zone_ctx_t *ctx);
 

@@ -211,6 +211,89 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
 }
 
 
+ngx_int_t
+ngx_otel_span_record_encoded(u_char *p, u_char *last, ngx_otel_span_t *span,
+    ngx_uint_t otlp, u_char **next)
+{
+    u_char                  *q, *ascii;
+    size_t                   size;
+    ngx_str_t               *attrs;
+    ngx_otel_span_record_t  *rec;
+
+    if (span->nattrs > 1
+        || (span->nattrs == 1 && span->attrs[0].type != NGX_OTEL_ATTR_ENCODED)
+        || span->name.len > NGX_OTEL_SPAN_NAME_MAX_LEN
+        || span->tracestate.len > NGX_OTEL_TRACESTATE_MAX_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    attrs = span->nattrs ? &span->attrs[0].str : NULL;
+
+    size = ngx_align(sizeof(ngx_otel_span_record_t) + span->name.len
+                     + span->tracestate.len + (attrs ? attrs->len : 0)
+                     + span->events.len, 8);
+
+    if ((size_t) (last - p) < size) {
+        return NGX_DECLINED;
+    }
+
+    rec = (ngx_otel_span_record_t *) p;
+
+    rec->size = (uint32_t) size;
+    rec->kind = (uint8_t) span->kind;
+    rec->status = (uint8_t) span->status;
+    rec->flags = (uint8_t) span->flags;
+    ngx_memcpy(rec->trace_id, span->trace_id, NGX_OTEL_TRACE_ID_LEN);
+    ngx_memcpy(rec->span_id, span->span_id, NGX_OTEL_SPAN_ID_LEN);
+    ngx_memcpy(rec->parent_id, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
+    rec->start = span->start;
+    rec->end = span->end;
+    rec->name_len = (uint16_t) span->name.len;
+    rec->tracestate_len = (uint16_t) span->tracestate.len;
+    rec->nevents = (uint16_t) span->nevents;
+    rec->events_len = (uint32_t) span->events.len;
+
+    /* the strings are copied and found plain ASCII at once */
+
+    q = (u_char *) &rec[1];
+
+    ascii = ngx_otel_otlp_copy_ascii(q, span->name.data, span->name.len);
+    q += span->name.len;
+
+    if (span->tracestate.len) {
+        ascii = ngx_otel_otlp_copy_ascii(q, span->tracestate.data,
+                                         span->tracestate.len)
+                ? ascii : NULL;
+        q += span->tracestate.len;
+    }
+
+    if (attrs) {
+        q = ngx_cpymem(q, attrs->data, attrs->len);
+
+        rec->attrs_len = (uint32_t) attrs->len;
+        rec->attrs_size = (uint32_t) span->attrs[0].key.len;
+        rec->nattrs = (uint16_t) span->attrs[0].num;
+
+    } else {
+        rec->attrs_len = 0;
+        rec->attrs_size = 0;
+        rec->nattrs = 0;
+    }
+
+    if (span->events.len) {
+        (void) ngx_cpymem(q, span->events.data, span->events.len);
+    }
+
+    rec->otlp_len = (otlp && ascii) ? (uint32_t) ngx_otel_otlp_record_sum(span)
+                                    : 0;
+
+    *next = p + size;
+
+    return NGX_OK;
+}
+
+
 u_char *
 ngx_otel_span_attrs_encode(u_char *p, u_char *last, ngx_otel_attr_t *attrs,
     ngx_uint_t n)

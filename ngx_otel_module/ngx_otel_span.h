@@ -221,6 +221,16 @@ void ngx_otel_span_record_write(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, size_t size);
 
 /*
+ * The usual span, its attributes encoded (or none) and no string to cut,
+ * recorded at p in one pass, with its OTLP length if "otlp" (see
+ * ngx_otel_otlp_record_len()): NGX_OK, and *next is the end of the record;
+ * NGX_DECLINED: it does not fit before last; NGX_ERROR: not such a span,
+ * ngx_otel_span_record_size() and _write() record it.
+ */
+ngx_int_t ngx_otel_span_record_encoded(u_char *p, u_char *last,
+    ngx_otel_span_t *span, ngx_uint_t otlp, u_char **next);
+
+/*
  * Turns a record back into a span whose strings point into the record;
  * attrs must hold NGX_OTEL_SPAN_MAX_ATTRS entries.  _read() decodes the
  * attributes (each key a string), _view() leaves them encoded, in attrs[0],

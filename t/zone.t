@@ -2,7 +2,8 @@
 
 # Tests for the shared-memory zone: a full zone drops new spans, counts and
 # logs them; queued spans and counters survive a reload; a resized zone
-# starts empty; a graceful stop writes out what is queued.
+# starts empty; a span larger than a worker's stage is queued whole; a
+# graceful stop writes out what is queued.
 #
 # The exporter writes out a zone that is half full after each event (see
 # t/zone_fill.t): to fill it, many requests end in one event, as HTTP/2
@@ -62,6 +63,17 @@ http {
             return 200 "ok\n";
         }
 
+        location /big {
+            # more than a worker's stage (a quarter of a 64k zone)
+            otel_span_attr pad1 $arg_pad;
+            otel_span_attr pad2 $arg_pad;
+            otel_span_attr pad3 $arg_pad;
+            otel_span_attr pad4 $arg_pad;
+            otel_span_attr pad5 $arg_pad;
+            otel_span_attr pad6 $arg_pad;
+            return 200 "ok\n";
+        }
+
         location /status {
             otel_trace off;
             otel_status;
@@ -74,7 +86,7 @@ EOF
 my $t = Test::Nginx->new()->has(qw/http http_v2 rewrite/);
 
 write_conf($t, '32k');
-$t->run()->plan(14);
+$t->run()->plan(16);
 
 ###############################################################################
 
@@ -123,18 +135,29 @@ $st = status();
 is($st->{spans}{queued}, 2, 'resized zone starts empty');
 is($st->{spans}{dropped}, 0, 'resized zone: no drops');
 
+# a span larger than a worker's stage goes into the zone straight
+
+http_get("/big?pad=$pad");
+
+$st = status();
+is($st->{spans}{queued}, 3, 'span larger than the stage queued');
+
 # graceful stop: queued spans are written out
 
 $t->stop();
 
 @spans = spans($t);
-is(scalar @spans, $queued + 3 + 2, 'all queued spans written at stop');
+is(scalar @spans, $queued + 3 + 3, 'all queued spans written at stop');
 
 my %ids = map { $_->{spanId} => 1 } @spans;
 is(scalar keys %ids, scalar @spans, 'no span written twice');
 
 my @pads = grep { ($_->{attrs}{padding} // '') eq $pad } @spans;
 is(scalar @pads, $queued, 'large spans intact');
+
+my @big = grep { my $s = $_; 6 == grep { ($s->{attrs}{"pad$_"} // '') eq $pad }
+	1 .. 6 } @spans;
+is(scalar @big, 1, 'span larger than the stage intact');
 
 is(scalar(grep { /\[(alert|crit|emerg)\]/ } split /\n/,
 	$t->read_file('error.log')), 0, 'no errors in the log');
