@@ -96,8 +96,6 @@ static void ngx_http_otel_span_name(ngx_http_request_t *r,
     ngx_str_t *name);
 static ngx_int_t ngx_http_otel_method_const(ngx_uint_t method);
 static ngx_int_t ngx_http_otel_status_const(ngx_uint_t status);
-static ngx_int_t ngx_http_otel_host_port(u_char *start, u_char *last,
-    size_t name);
 
 
 static ngx_str_t  ngx_http_otel_header_names[] = {
@@ -1349,7 +1347,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
     u_char                     *p, *q, *last;
     off_t                       body;
     uint32_t                    skip;
-    ngx_int_t                   port, cn;
+    ngx_int_t                   cn;
     ngx_uint_t                  i, n;
     ngx_otel_attr_t             attr;
     ngx_connection_t           *c;
@@ -1456,17 +1454,6 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
         }
     }
 
-    if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_URL_SCHEME)) {
-#if (NGX_HTTP_SSL)
-        if (c->ssl) {
-            ngx_otel_otlp_known_const(w, NGX_OTEL_OTLP_HTTPS);
-        } else
-#endif
-        {
-            ngx_otel_otlp_known_const(w, NGX_OTEL_OTLP_HTTP);
-        }
-    }
-
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     if (clcf->name.len && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_HTTP_ROUTE))
@@ -1489,100 +1476,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
         }
     }
 
-    /* server.address and server.port: the Host header, else the socket */
-
-    port = 0;
-
-    if (r->headers_in.server.len) {
-        if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_SERVER_ADDRESS)) {
-            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_SERVER_ADDRESS,
-                                    r->headers_in.server.data,
-                                    r->headers_in.server.len);
-        }
-
-        if (r->headers_in.host) {
-            p = r->headers_in.host->value.data;
-            port = ngx_http_otel_host_port(p,
-                                           p + r->headers_in.host->value.len,
-                                           r->headers_in.server.len);
-        }
-    }
-
-    if (port <= 0 || port > 65535) {
-        if (c->local_sockaddr) {
-            port = ngx_inet_get_port(c->local_sockaddr);
-
-        } else if (c->listening) {
-            port = ngx_inet_get_port(c->listening->sockaddr);
-        }
-    }
-
-    if (port > 0 && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_SERVER_PORT)) {
-        ngx_otel_otlp_known_int(w, NGX_OTEL_ATTR_SERVER_PORT, (int64_t) port);
-    }
-
-    if (c->addr_text.len) {
-        if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_CLIENT_ADDRESS)) {
-            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_CLIENT_ADDRESS,
-                                    c->addr_text.data, c->addr_text.len);
-        }
-
-        if (ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_NETWORK_PEER_ADDRESS)) {
-            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_NETWORK_PEER_ADDRESS,
-                                    c->addr_text.data, c->addr_text.len);
-        }
-    }
-
-    port = c->sockaddr ? ngx_inet_get_port(c->sockaddr) : 0;
-
-    if (port > 0 && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_NETWORK_PEER_PORT))
-    {
-        ngx_otel_otlp_known_int(w, NGX_OTEL_ATTR_NETWORK_PEER_PORT,
-                                (int64_t) port);
-    }
-
-    switch (r->http_version) {
-    case NGX_HTTP_VERSION_9:
-        cn = NGX_DECLINED;
-        break;
-    case NGX_HTTP_VERSION_10:
-        cn = NGX_OTEL_OTLP_HTTP_10;
-        break;
-    case NGX_HTTP_VERSION_11:
-        cn = NGX_OTEL_OTLP_HTTP_11;
-        break;
-    case NGX_HTTP_VERSION_20:
-        cn = NGX_OTEL_OTLP_HTTP_2;
-        break;
-#ifdef NGX_HTTP_VERSION_30
-    case NGX_HTTP_VERSION_30:
-        cn = NGX_OTEL_OTLP_HTTP_3;
-        break;
-#endif
-    default:
-        cn = NGX_ERROR;
-        break;
-    }
-
-    if (cn != NGX_ERROR
-        && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION))
-    {
-        if (cn == NGX_DECLINED) {
-            ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_NETWORK_PROTOCOL_VERSION,
-                                    (u_char *) "0.9", 3);
-
-        } else {
-            ngx_otel_otlp_known_const(w, (ngx_uint_t) cn);
-        }
-    }
-
-    if (r->headers_in.user_agent && r->headers_in.user_agent->value.len
-        && ngx_http_otel_attr_wanted(NGX_OTEL_ATTR_USER_AGENT_ORIGINAL))
-    {
-        ngx_otel_otlp_known_str(w, NGX_OTEL_ATTR_USER_AGENT_ORIGINAL,
-                                r->headers_in.user_agent->value.data,
-                                r->headers_in.user_agent->value.len);
-    }
+    ngx_http_otel_conn_attrs(r, w, skip);
 
     /* a discarded body counts down content_length_n: read the header */
 
@@ -1718,64 +1612,6 @@ ngx_http_otel_status_const(ngx_uint_t status)
     default:
         return NGX_ERROR;
     }
-}
-
-
-/*
- * The port of a Host value: the digits after the name nginx took from it
- * (name: its length, that of r->headers_in.server), if a colon follows;
- * else after a colon among its last six bytes (a port has five digits at
- * most), so neither the name nor an IPv6 literal is read through.
- * 0: none; NGX_ERROR: no port.
- */
-
-static ngx_int_t
-ngx_http_otel_host_port(u_char *start, u_char *last, size_t name)
-{
-    u_char      *p, *first;
-    ngx_int_t    port;
-    ngx_uint_t   digit;
-
-    p = start + name;
-
-    if (p < last && *p == ':') {
-        p++;
-
-        if (last - p > 5) {
-            return NGX_ERROR;
-        }
-
-    } else {
-        first = (last - start > 6) ? last - 6 : start;
-
-        for (p = last; p > first; p--) {
-            if (p[-1] == ':') {
-                break;
-            }
-        }
-
-        if (p == first) {
-            return 0;
-        }
-    }
-
-    if (p == last) {
-        return 0;
-    }
-
-    port = 0;
-
-    for ( /* void */ ; p < last; p++) {
-        digit = (ngx_uint_t) *p - '0';
-
-        if (digit > 9) {
-            return NGX_ERROR;
-        }
-
-        port = port * 10 + digit;
-    }
-
-    return port;
 }
 
 

@@ -183,6 +183,10 @@ ngx_uint_t ngx_http_otel_method_known(ngx_http_request_t *r);
 void ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span);
 uint64_t ngx_http_otel_now(void);
 
+/* ngx_http_otel_conn_attrs.c */
+void ngx_http_otel_conn_attrs(ngx_http_request_t *r,
+    ngx_otel_otlp_writer_t *w, uint32_t skip);
+
 /* ngx_http_otel_upstream.c */
 ngx_int_t ngx_http_otel_upstream_init(ngx_conf_t *cf);
 ngx_http_otel_client_t *ngx_http_otel_client_create(ngx_http_request_t *r,
