@@ -354,21 +354,24 @@ ngx_http_otel_conn_save(ngx_http_request_t *r, ngx_http_otel_conn_t *cc,
     cc->http_version = r->http_version;
     cc->peer_port = key->peer_port;
 
+    /* a value may be absent: no data, which memcpy() must not see */
+
     cc->host.data = p;
     cc->host.len = key->host.len;
-    p = ngx_cpymem(p, key->host.data, key->host.len);
+    p = ngx_otel_cpymem(p, key->host.data, key->host.len);
 
     cc->user_agent.data = p;
     cc->user_agent.len = key->user_agent.len;
-    p = ngx_cpymem(p, key->user_agent.data, key->user_agent.len);
+    p = ngx_otel_cpymem(p, key->user_agent.data, key->user_agent.len);
 
     cc->addr_text.data = p;
     cc->addr_text.len = c->addr_text.len;
-    p = ngx_cpymem(p, c->addr_text.data, c->addr_text.len);
+    p = ngx_otel_cpymem(p, c->addr_text.data, c->addr_text.len);
 
     cc->server.data = p;
     cc->server.len = r->headers_in.server.len;
-    p = ngx_cpymem(p, r->headers_in.server.data, r->headers_in.server.len);
+    p = ngx_otel_cpymem(p, r->headers_in.server.data,
+                        r->headers_in.server.len);
 
     cc->attrs = p;
     cc->len = len;
@@ -391,22 +394,43 @@ ngx_http_otel_conn_cleanup(void *data)
 static ngx_inline ngx_uint_t
 ngx_http_otel_conn_same(ngx_str_t *kept, u_char *data, size_t len)
 {
-    uint64_t  a, b, x, y;
+    u_char    *k;
+    uint32_t   a, b, x, y;
+    uint64_t   a8, b8, x8, y8;
 
     if (kept->len != len) {
         return 0;
     }
 
-    if (len < 8 || len > 16) {
-        return ngx_memcmp(kept->data, data, len) == 0;
+    k = kept->data;
+
+    if (len > 16) {
+        return ngx_memcmp(k, data, len) == 0;
     }
 
-    ngx_memcpy(&a, kept->data, 8);
-    ngx_memcpy(&b, kept->data + len - 8, 8);
-    ngx_memcpy(&x, data, 8);
-    ngx_memcpy(&y, data + len - 8, 8);
+    if (len >= 8) {
+        ngx_memcpy(&a8, k, 8);
+        ngx_memcpy(&b8, k + len - 8, 8);
+        ngx_memcpy(&x8, data, 8);
+        ngx_memcpy(&y8, data + len - 8, 8);
 
-    return ((a ^ x) | (b ^ y)) == 0;
+        return ((a8 ^ x8) | (b8 ^ y8)) == 0;
+    }
+
+    if (len >= 4) {
+        ngx_memcpy(&a, k, 4);
+        ngx_memcpy(&b, k + len - 4, 4);
+        ngx_memcpy(&x, data, 4);
+        ngx_memcpy(&y, data + len - 4, 4);
+
+        return ((a ^ x) | (b ^ y)) == 0;
+    }
+
+    /* three bytes at most: the first, the middle and the last are all */
+
+    return len == 0
+           || (k[0] == data[0] && k[len >> 1] == data[len >> 1]
+               && k[len - 1] == data[len - 1]);
 }
 
 
