@@ -58,10 +58,8 @@ budget() {
 }
 
 backend_dir="$dir/backend"
-backend_port="$(bench_free_port)"
+read -r backend_port grpc_port http_port <<< "$(bench_free_ports 3)"
 receiver_pid=
-grpc_port="$(bench_free_port)"
-http_port="$(bench_free_port)"
 
 cleanup() {
     bench_nginx_stop "$backend_dir"
@@ -83,6 +81,14 @@ bench_nginx_start "$backend_dir" "$backend_port"
 node "$bench_repo/bench/receiver.js" "$grpc_port" "$http_port" \
     > "$dir/receiver.out" 2>&1 &
 receiver_pid=$!
+
+# a network configuration measured against no receiver would count the
+# cost of failing instead
+if ! bench_wait_port "$grpc_port" || ! bench_wait_port "$http_port"; then
+    bench_log "the OTLP receiver did not start:"
+    cat "$dir/receiver.out" >&2
+    exit 1
+fi
 
 # a graceful stop of nginx under valgrind, which may lose a signal that
 # arrives at a bad moment: it is repeated every second

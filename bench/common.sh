@@ -109,6 +109,16 @@ bench_free_port() {
         print $s->sockport(), "\n";'
 }
 
+# N free ports at once, all different: each socket stays open until the
+# last is made, where one call after another may get the same port back
+bench_free_ports() {   # bench_free_ports N
+    perl -MIO::Socket::INET -e '
+        my @s = map { IO::Socket::INET->new(LocalAddr => "127.0.0.1:0",
+                                            Listen => 1, ReuseAddr => 1)
+                      or die } 1 .. $ARGV[0];
+        print join(" ", map { $_->sockport() } @s), "\n";' "$1"
+}
+
 bench_wait_port() {   # bench_wait_port PORT [TRIES]
     local i
     for ((i = 0; i < ${2:-100}; i++)); do

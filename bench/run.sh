@@ -72,9 +72,7 @@ done
 
 
 backend_dir="$dir/backend"
-backend_port="$(bench_free_port)"
-grpc_port="$(bench_free_port)"
-http_port="$(bench_free_port)"
+read -r backend_port grpc_port http_port <<< "$(bench_free_ports 3)"
 receiver_pid=
 current=
 
@@ -104,7 +102,12 @@ others="$(cat "$backend_dir/nginx.pid") $(bench_workers "$backend_dir")"
 taskset -c 1 node "$bench_repo/bench/receiver.js" "$grpc_port" "$http_port" \
     > "$dir/receiver.out" 2>&1 &
 receiver_pid=$!
-bench_wait_port "$http_port" 100
+
+if ! bench_wait_port "$grpc_port" || ! bench_wait_port "$http_port"; then
+    bench_log "the OTLP receiver did not start:"
+    cat "$dir/receiver.out" >&2
+    exit 1
+fi
 
 receiver_spans() {
     curl -s "http://127.0.0.1:$http_port/stats" \

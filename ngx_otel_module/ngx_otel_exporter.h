@@ -50,7 +50,7 @@ typedef struct {
 
     ngx_shm_zone_t             *shm_zone;
 
-    /* this worker's exporter and stage (ngx_otel_stage.h), set in init_process */
+    /* this worker's exporter and stage (ngx_otel_stage.h): init_process */
     ngx_otel_exporter_t        *worker;
     ngx_otel_stage_t           *stage;
 } ngx_otel_exporter_conf_t;
