@@ -94,6 +94,8 @@ static void ngx_http_otel_span_attrs(ngx_http_request_t *r,
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
     ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_int_t method,
     ngx_str_t *name);
+static ngx_int_t ngx_http_otel_value_join(ngx_http_request_t *r,
+    ngx_http_otel_span_attr_t *sa, u_char **pos, ngx_str_t *value);
 static ngx_int_t ngx_http_otel_method_const(ngx_uint_t method);
 static ngx_int_t ngx_http_otel_status_const(ngx_uint_t status);
 
@@ -132,6 +134,14 @@ static ngx_uint_t  ngx_http_otel_header_hash[NGX_HTTP_OTEL_H_MAX];
  */
 static u_char  ngx_http_otel_attrs_buf[
                    ngx_otel_otlp_attrs_max(NGX_OTEL_SPAN_MAX_ATTRS)];
+
+
+/*
+ * The values of otel_span_attr put together from their parts, each at
+ * most what a record keeps of a value; outside the stack, as above
+ */
+static u_char  ngx_http_otel_values_buf[
+                   NGX_OTEL_SPAN_MAX_ATTRS * NGX_OTEL_ATTR_VALUE_MAX_LEN];
 
 
 /* methods of the HTTP semantic conventions; others become "_OTHER" */
@@ -1344,7 +1354,7 @@ static void
 ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
     ngx_uint_t status, ngx_uint_t standard, ngx_int_t method)
 {
-    u_char                     *p, *q, *last;
+    u_char                     *p, *q, *last, *joined;
     off_t                       body;
     uint32_t                    skip;
     ngx_int_t                   cn;
@@ -1373,6 +1383,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
     if (olcf->span_attrs) {
         sa = olcf->span_attrs->elts;
         n = ngx_min(olcf->span_attrs->nelts, NGX_OTEL_SPAN_MAX_ATTRS);
+        joined = ngx_http_otel_values_buf;
 
         for (i = 0; i < n; i++) {
 
@@ -1390,10 +1401,16 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
                     values[i].len = vv->len;
                 }
 
-            } else if (ngx_http_complex_value(r, &sa[i].value, &values[i])
-                       != NGX_OK)
+            } else if (sa[i].nparts == 0
+                       || ngx_http_otel_value_join(r, &sa[i], &joined,
+                                                   &values[i])
+                          != NGX_OK)
             {
-                values[i].len = 0;
+                if (ngx_http_complex_value(r, &sa[i].value, &values[i])
+                    != NGX_OK)
+                {
+                    values[i].len = 0;
+                }
             }
 
             if (values[i].len && sa[i].id < NGX_OTEL_ATTR_KNOWN) {
@@ -1534,6 +1551,59 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
     }
 
     *wp = writer;
+}
+
+
+/*
+ * An otel_span_attr value of text and variables, put together at *pos, as
+ * ngx_http_complex_value() would make it; NGX_DECLINED if it is longer
+ * than a record keeps (the script engine makes it then, to be cut)
+ */
+
+static ngx_int_t
+ngx_http_otel_value_join(ngx_http_request_t *r, ngx_http_otel_span_attr_t *sa,
+    u_char **pos, ngx_str_t *value)
+{
+    u_char                      *p, *last, *data;
+    size_t                       len;
+    ngx_uint_t                   i;
+    ngx_http_variable_value_t   *vv;
+    ngx_http_otel_value_part_t  *part;
+
+    p = *pos;
+    last = p + NGX_OTEL_ATTR_VALUE_MAX_LEN;
+    part = sa->parts;
+
+    for (i = 0; i < sa->nparts; i++) {
+
+        if (part[i].index == NGX_ERROR) {
+            data = part[i].text.data;
+            len = part[i].text.len;
+
+        } else {
+            vv = ngx_http_get_flushed_variable(r, part[i].index);
+
+            if (vv == NULL || vv->not_found) {
+                continue;
+            }
+
+            data = vv->data;
+            len = vv->len;
+        }
+
+        if ((size_t) (last - p) < len) {
+            return NGX_DECLINED;
+        }
+
+        p = ngx_otel_cpymem(p, data, len);
+    }
+
+    value->data = *pos;
+    value->len = p - *pos;
+
+    *pos = p;
+
+    return NGX_OK;
 }
 
 

@@ -1241,8 +1241,10 @@ ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_otel_loc_conf_t *olcf = conf;
 
+    ngx_int_t                           n;
     ngx_str_t                          *value, name;
     ngx_uint_t                          i;
+    ngx_otel_value_part_t               parts[NGX_HTTP_OTEL_VALUE_PARTS];
     ngx_http_otel_span_attr_t          *attr;
     ngx_http_compile_complex_value_t    ccv;
 
@@ -1327,13 +1329,57 @@ ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      */
 
     attr->index = NGX_ERROR;
+    attr->parts = NULL;
+    attr->nparts = 0;
 
     if (ngx_otel_variable_name(&value[2], &name) == NGX_OK) {
         attr->index = ngx_http_get_variable_index(cf, &name);
         if (attr->index == NGX_ERROR) {
             return NGX_CONF_ERROR;
         }
+
+        return NGX_CONF_OK;
     }
+
+    /* text and variables: put together directly, about a fifth as dear */
+
+    n = ngx_otel_value_split(&value[2], parts, NGX_HTTP_OTEL_VALUE_PARTS);
+
+    if (n == NGX_DECLINED) {
+        /* the script engine's */
+        return NGX_CONF_OK;
+    }
+
+    for (i = 0; i < (ngx_uint_t) n; i++) {
+        if (parts[i].variable) {
+            break;
+        }
+    }
+
+    if (i == (ngx_uint_t) n) {
+        /* no variable at all: the complex value is a constant */
+        return NGX_CONF_OK;
+    }
+
+    attr->parts = ngx_palloc(cf->pool, n * sizeof(ngx_http_otel_value_part_t));
+    if (attr->parts == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < (ngx_uint_t) n; i++) {
+        attr->parts[i].text = parts[i].text;
+        attr->parts[i].index = NGX_ERROR;
+
+        if (parts[i].variable) {
+            attr->parts[i].index = ngx_http_get_variable_index(cf,
+                                                             &parts[i].text);
+            if (attr->parts[i].index == NGX_ERROR) {
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    attr->nparts = n;
 
     return NGX_CONF_OK;
 }

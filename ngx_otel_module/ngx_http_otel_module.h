@@ -46,6 +46,17 @@
 #define NGX_HTTP_OTEL_TRACE_VARIABLE   2
 
 
+/* the most pieces of an otel_span_attr value put together directly */
+#define NGX_HTTP_OTEL_VALUE_PARTS      16
+
+
+/* text as it is (index -1), or a variable */
+typedef struct {
+    ngx_str_t                   text;
+    ngx_int_t                   index;
+} ngx_http_otel_value_part_t;
+
+
 typedef struct {
     ngx_str_t                   name;
     ngx_uint_t                  id;          /* ngx_otel_attr_id_e */
@@ -53,6 +64,13 @@ typedef struct {
 
     /* a value that is one variable and nothing else: its index, or -1 */
     ngx_int_t                   index;
+
+    /*
+     * Else text and variables (ngx_otel_value_split()): the value is put
+     * together from them, without the script engine; nparts 0 if not so
+     */
+    ngx_http_otel_value_part_t *parts;
+    ngx_uint_t                  nparts;
 
     /* a custom key's prepared head, if it has one (len 0 if not) */
     ngx_otel_otlp_head_t        head;

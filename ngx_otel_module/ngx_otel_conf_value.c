@@ -552,6 +552,81 @@ ngx_otel_variable_name(ngx_str_t *value, ngx_str_t *name)
 }
 
 
+ngx_int_t
+ngx_otel_value_split(ngx_str_t *value, ngx_otel_value_part_t *parts,
+    ngx_uint_t max)
+{
+    u_char      *p, *q, *name, *last, ch;
+    ngx_uint_t   n, brace;
+
+    n = 0;
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+
+        if (n == max) {
+            return NGX_DECLINED;
+        }
+
+        if (*p != '$') {
+            q = ngx_strlchr(p, last, '$');
+
+            if (q == NULL) {
+                q = last;
+            }
+
+            parts[n].text.data = p;
+            parts[n].text.len = q - p;
+            parts[n].variable = 0;
+            n++;
+
+            p = q;
+            continue;
+        }
+
+        p++;
+
+        brace = (p < last && *p == '{');
+
+        if (brace) {
+            p++;
+        }
+
+        for (name = p; p < last; p++) {
+            ch = *p;
+
+            if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z')
+                  || (ch >= '0' && ch <= '9') || ch == '_'))
+            {
+                break;
+            }
+        }
+
+        /* no name, or "$1", a regex capture */
+
+        if (p == name || (*name >= '0' && *name <= '9')) {
+            return NGX_DECLINED;
+        }
+
+        parts[n].text.data = name;
+        parts[n].text.len = p - name;
+        parts[n].variable = 1;
+        n++;
+
+        if (brace) {
+            if (p == last || *p != '}') {
+                return NGX_DECLINED;
+            }
+
+            p++;
+        }
+    }
+
+    return n;
+}
+
+
 /*
  * As the OpenTelemetry SDKs split OTEL_RESOURCE_ATTRIBUTES and
  * OTEL_EXPORTER_OTLP_HEADERS: members at ',', key and value at the first

@@ -77,6 +77,21 @@ ngx_int_t ngx_otel_header_value_valid(ngx_str_t *value);
 /* the name in "$name" or "${name}", NGX_DECLINED for anything else */
 ngx_int_t ngx_otel_variable_name(ngx_str_t *value, ngx_str_t *name);
 
+/* a piece of a value: text as it is, or the name of a variable */
+typedef struct {
+    ngx_str_t                   text;
+    ngx_uint_t                  variable;
+} ngx_otel_value_part_t;
+
+/*
+ * A value as text and "$name" or "${name}" variables, up to max parts:
+ * their number, or NGX_DECLINED for anything nginx's script engine would
+ * do more with (a regex capture such as "$1", a "$" without a name) or
+ * more parts
+ */
+ngx_int_t ngx_otel_value_split(ngx_str_t *value, ngx_otel_value_part_t *parts,
+    ngx_uint_t max);
+
 /*
  * The next member of a "key1=value1,key2=value2" list at *pos: NGX_OK
  * with the key and the still encoded value, both trimmed of blanks;

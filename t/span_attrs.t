@@ -56,6 +56,11 @@ http {
             return 200 "ok\n";
         }
 
+        location ~ ^/cap/(\w+)$ {
+            otel_span_attr app.cap "c=$1";
+            return 200;
+        }
+
         location /named {
             otel_span_name custom-name;
             return 200;
@@ -78,6 +83,9 @@ http {
             otel_span_attr app.mixed "u=$arg_user";
             otel_span_attr app.a.key.longer.than.28.bytes $arg_user;
             otel_span_attr app.raw $arg_raw;
+            otel_span_attr app.braces "${arg_user}-x-$arg_user";
+            otel_span_attr app.missing "pre-${arg_none}-post";
+            otel_span_attr app.long "L$http_x_long";
             return 200;
         }
 
@@ -117,7 +125,7 @@ http {
 EOF
 
 $t->run_daemon(\&hold_daemon, port(8082));
-$t->run()->plan(47);
+$t->run()->plan(51);
 $t->waitforsocket('127.0.0.1:' . port(8082)) or die "no hold daemon\n";
 
 ###############################################################################
@@ -154,9 +162,11 @@ is($s{'/empty-name'}{name}, 'GET /empty-name',
 # custom attributes
 
 http("GET /attrs?user=alice&raw=caf\xc3\xa9\xff HTTP/1.0\r\n"
-	. "Host: localhost\r\n\r\n");
+	. "Host: localhost\r\n"
+	. "X-Long: a" . ("\xc3\xa9" x 3000) . "\r\n\r\n");
+http_get('/cap/abc');
 
-%s = by_path(wait_spans($t, 6));
+%s = by_path(wait_spans($t, 7));
 my $a = $s{'/attrs'}{attrs};
 
 is($a->{'app.const'}, 'fixed', 'otel_span_attr constant');
@@ -167,6 +177,13 @@ is($a->{'app.a.key.longer.than.28.bytes'}, 'alice',
 	'otel_span_attr with a long key');
 is($a->{'app.raw'}, "caf\x{e9}\x{fffd}",
 	'otel_span_attr not ASCII: UTF-8 kept, an invalid byte replaced');
+is($a->{'app.braces'}, 'alice-x-alice', 'otel_span_attr text and variables');
+is($a->{'app.missing'}, 'pre--post', 'otel_span_attr text, variable not found');
+ok(($a->{'app.long'} // '') eq 'La' . ("\x{e9}" x 2047),
+	'otel_span_attr text and a long variable: cut at a character boundary')
+	or diag('got ' . length($a->{'app.long'} // '') . ' characters');
+is($s{'/cap/abc'}{attrs}{'app.cap'}, 'c=abc',
+	'otel_span_attr with a regex capture');
 
 # body sizes
 
@@ -202,7 +219,7 @@ defg
 
 EOF
 
-my @spans = wait_spans($t, 10);
+my @spans = wait_spans($t, 11);
 my %p = by_path(grep { $_->{name} !~ /^HEAD/ } @spans);
 my $post = $p{'/body'};
 my $head = (grep { $_->{name} =~ /^HEAD/ } @spans)[0];
@@ -225,7 +242,7 @@ is(http_get('/close'), '', '444 closes');
 like(http_get('/closed-port'), qr/ 502 /, '502 from the proxy');
 like(http_get('/notfound'), qr/ 404 /, 'not found');
 
-%s = by_path(wait_spans($t, 13));
+%s = by_path(wait_spans($t, 14));
 
 is($s{'/close'}{status}, 2, '444: error');
 ok(!exists $s{'/close'}{attrs}{'http.response.status_code'},
@@ -251,7 +268,7 @@ close $sock;
 is(http("POST /hold/timeout HTTP/1.1\r\nHost: localhost\r\n"
 	. "Content-Length: 10\r\n\r\nabc"), '', 'body timeout: no response');
 
-%s = by_path(wait_spans($t, 15));
+%s = by_path(wait_spans($t, 16));
 
 is_deeply([ $s{'/hold/abort'}{status},
 	exists $s{'/hold/abort'}{attrs}{'http.response.status_code'} ],
@@ -265,7 +282,7 @@ is_deeply([ $s{'/hold/timeout'}{status},
 http_get('/noquery');
 http_get('/emptyquery?');
 
-%s = by_path(wait_spans($t, 17));
+%s = by_path(wait_spans($t, 18));
 
 ok(!exists $s{'/noquery'}{attrs}{'url.query'}, 'no query: no url.query');
 ok(!exists $s{'/emptyquery'}{attrs}{'url.query'},
@@ -279,7 +296,7 @@ http("GET /host6port HTTP/1.0\r\nHost: [::1]:8443\r\n\r\n");
 http("GET /host6 HTTP/1.0\r\nHost: [::1]\r\n\r\n");
 http("GET /hostbadport HTTP/1.0\r\nHost: example.test:99999\r\n\r\n");
 
-%s = by_path(wait_spans($t, 22));
+%s = by_path(wait_spans($t, 23));
 
 is_deeply([ @{$s{'/hostport'}{attrs}}{qw/ server.address server.port /} ],
 	[ 'example.test', 9999 ], 'server.port from Host');
@@ -302,7 +319,7 @@ like(http("GET /ua2 HTTP/1.0\r\nHost: localhost\r\nUser-Agent: a"
 	. ("\xc3\xa9" x 5000) . "\r\n\r\n"), qr/ 200 /,
 	'long multi-byte user agent served');
 
-%s = by_path(wait_spans($t, 24));
+%s = by_path(wait_spans($t, 25));
 
 my $ua = $s{'/ua'}{attrs}{'user_agent.original'} // '';
 ok($ua eq 'a' x 4096, 'user agent cut')
@@ -321,7 +338,7 @@ ok($ua eq 'a' . ("\x{e9}" x 2047),
 like(http("GET /caf\xc3\xa9/\xff\xfe?q=\xe2\x82\xac HTTP/1.0\r\n"
 	. "Host: localhost\r\n\r\n"), qr/ 200 /, 'non-ascii path served');
 
-@spans = eval { wait_spans($t, 25) };
+@spans = eval { wait_spans($t, 26) };
 is($@, '', 'json decodes');
 
 %s = by_path(@spans);

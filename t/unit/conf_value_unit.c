@@ -371,6 +371,66 @@ test_variable_name(void)
 }
 
 
+/*
+ * The parts of a value as "T(text)" and "V(name)", one after the other;
+ * "-" for NGX_DECLINED
+ */
+
+static void
+value_split_check(const char *str, const char *expect)
+{
+    char                    out[256], *o;
+    ngx_int_t               n, i;
+    ngx_str_t               s;
+    ngx_otel_value_part_t   parts[4];
+
+    s.data = copy(str, strlen(str));
+    s.len = strlen(str);
+
+    n = ngx_otel_value_split(&s, parts, 4);
+
+    o = out;
+
+    if (n == NGX_DECLINED) {
+        *o++ = '-';
+
+    } else {
+        for (i = 0; i < n; i++) {
+            o += sprintf(o, "%c(%.*s)", parts[i].variable ? 'V' : 'T',
+                         (int) parts[i].text.len, parts[i].text.data);
+        }
+    }
+
+    *o = '\0';
+
+    ok(strcmp(out, expect) == 0, "value split \"%s\": %s", str, out);
+
+    free(s.data);
+}
+
+
+static void
+test_value_split(void)
+{
+    value_split_check("u=$arg_user", "T(u=)V(arg_user)");
+    value_split_check("${a}-x-$b", "V(a)T(-x-)V(b)");
+    value_split_check("$a$b", "V(a)V(b)");
+    value_split_check("$host:$server_port", "V(host)T(:)V(server_port)");
+    value_split_check("${a}b", "V(a)T(b)");
+    value_split_check("plain text", "T(plain text)");
+    value_split_check("", "");
+    value_split_check("c=$1", "-");
+    value_split_check("${1}", "-");
+    value_split_check("cost$", "-");
+    value_split_check("$-x", "-");
+    value_split_check("${a", "-");
+    value_split_check("${a-b}", "-");
+    value_split_check("${}", "-");
+    value_split_check("a$b c$d e", "-");
+    value_split_check("a$b c$d", "T(a)V(b)T( c)V(d)");
+}
+
+
 static void
 test_enum_list(void)
 {
@@ -417,6 +477,7 @@ main(void)
     test_keyval();
     test_header();
     test_variable_name();
+    test_value_split();
     test_enum_list();
 
     printf("1..%d\n", tests);
