@@ -32,10 +32,13 @@ ngx_otel_otlp_stream_init(ngx_otel_otlp_stream_t *st, ngx_otel_otlp_t *otlp,
     st->batch = batch;
     st->log = log;
 
-    /* the spans' length, each found from its record without encoding it */
+    /*
+     * the spans' length: summed when the batch was claimed, or each found
+     * from its record without encoding it
+     */
 
-    len = 0;
-    pos = batch->start;
+    len = batch->otlp_len;
+    pos = len ? batch->end : batch->start;
 
     while ((rec = ngx_otel_shm_next(zone, batch, &pos)) != NULL) {
 

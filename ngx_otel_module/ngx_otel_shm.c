@@ -38,7 +38,7 @@
 
 
 #define NGX_OTEL_SHM_MAGIC          0x6f74656c   /* "otel" */
-#define NGX_OTEL_SHM_VERSION        3
+#define NGX_OTEL_SHM_VERSION        4
 
 /* batches in flight in all workers together */
 #define NGX_OTEL_SHM_CLAIMS         64
@@ -61,6 +61,7 @@ typedef struct {
     uint32_t                    gen;
     ngx_pid_t                   pid;
     time_t                      expire;
+    uint64_t                    otlp_len;     /* see ngx_otel_batch_t */
 } ngx_otel_claim_t;
 
 
@@ -453,8 +454,8 @@ ngx_int_t
 ngx_otel_shm_claim(ngx_otel_zone_ctx_t *ctx, ngx_uint_t max, uint64_t limit,
     time_t expire, ngx_otel_batch_t *batch)
 {
-    uint64_t                 pos, last;
-    ngx_uint_t               i, n;
+    uint64_t                 pos, last, len;
+    ngx_uint_t               i, n, known;
     ngx_otel_claim_t        *cl, *fcl;
     ngx_otel_shctx_t        *sh;
     ngx_otel_span_record_t  *rec;
@@ -498,12 +499,21 @@ ngx_otel_shm_claim(ngx_otel_zone_ctx_t *ctx, ngx_uint_t max, uint64_t limit,
     pos = sh->claim;
     last = ngx_min(sh->tail, limit);
 
+    /* the body's length is summed on the way: one walk less to send it */
+
+    len = 0;
+    known = 1;
+
     while (pos < last && n < max) {
         rec = ngx_otel_shm_record(sh, pos);
 
         if (rec->state == NGX_OTEL_RECORD_QUEUED) {
             rec->state = NGX_OTEL_RECORD_CLAIMED;
             n++;
+
+            len += 1 + ngx_otel_otlp_varint_len(rec->otlp_len)
+                   + rec->otlp_len;
+            known &= (rec->otlp_len != 0);
         }
 
         pos += rec->size;
@@ -518,6 +528,7 @@ ngx_otel_shm_claim(ngx_otel_zone_ctx_t *ctx, ngx_uint_t max, uint64_t limit,
     cl->start = sh->claim;
     cl->end = pos;
     cl->nspans = (uint32_t) n;
+    cl->otlp_len = known ? len : 0;
 
     sh->claim = pos;
     sh->pending -= n;
@@ -534,6 +545,7 @@ claimed:
     batch->nspans = cl->nspans;
     batch->claim = cl - sh->claims;
     batch->gen = cl->gen;
+    batch->otlp_len = cl->otlp_len;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 

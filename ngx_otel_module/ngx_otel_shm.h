@@ -44,6 +44,12 @@ typedef struct {
     ngx_uint_t                  nspans;
     ngx_uint_t                  claim;
     uint32_t                    gen;
+
+    /*
+     * What its spans take as "ScopeSpans.spans" fields, found when it was
+     * claimed, if all its records have their OTLP length (unknown: 0)
+     */
+    uint64_t                    otlp_len;
 } ngx_otel_batch_t;
 
 
