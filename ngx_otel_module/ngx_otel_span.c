@@ -31,6 +31,9 @@
 
 
 static size_t ngx_otel_span_cut(ngx_str_t *s, size_t max);
+static ngx_inline void ngx_otel_span_record_head(ngx_otel_span_record_t *rec,
+    ngx_otel_span_t *span, size_t size, size_t name_len,
+    size_t tracestate_len);
 static void ngx_otel_span_record_fixed(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span);
 static void ngx_otel_span_attrs_cut(ngx_otel_attr_t *attrs, ngx_uint_t n);
@@ -153,15 +156,12 @@ ngx_otel_span_attrs_count(ngx_otel_attr_t *attrs, ngx_uint_t n)
 }
 
 
-void
-ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
-    size_t size)
+/* the fixed part of a record, with the lengths its strings keep */
+
+static ngx_inline void
+ngx_otel_span_record_head(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
+    size_t size, size_t name_len, size_t tracestate_len)
 {
-    u_char      *p, *q;
-    ngx_uint_t   n;
-
-    n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
-
     rec->size = (uint32_t) size;
     rec->kind = (uint8_t) span->kind;
     rec->status = (uint8_t) span->status;
@@ -171,12 +171,27 @@ ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     ngx_memcpy(rec->parent_id, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
     rec->start = span->start;
     rec->end = span->end;
-    rec->name_len = (uint16_t) ngx_otel_span_len(&span->name,
-                                                 NGX_OTEL_SPAN_NAME_MAX_LEN);
-    rec->tracestate_len = (uint16_t) ngx_min(span->tracestate.len,
-                                             NGX_OTEL_TRACESTATE_MAX_LEN);
+    rec->name_len = (uint16_t) name_len;
+    rec->tracestate_len = (uint16_t) tracestate_len;
     rec->nevents = (uint16_t) span->nevents;
     rec->events_len = (uint32_t) span->events.len;
+}
+
+
+void
+ngx_otel_span_record_write(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
+    size_t size)
+{
+    u_char      *p, *q;
+    ngx_uint_t   n;
+
+    n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
+
+    ngx_otel_span_record_head(rec, span, size,
+                              ngx_otel_span_len(&span->name,
+                                                NGX_OTEL_SPAN_NAME_MAX_LEN),
+                              ngx_min(span->tracestate.len,
+                                      NGX_OTEL_TRACESTATE_MAX_LEN));
 
     p = (u_char *) &rec[1];
     p = ngx_otel_cpymem(p, span->name.data, rec->name_len);
@@ -240,19 +255,8 @@ ngx_otel_span_record_encoded(u_char *p, u_char *last, ngx_otel_span_t *span,
 
     rec = (ngx_otel_span_record_t *) p;
 
-    rec->size = (uint32_t) size;
-    rec->kind = (uint8_t) span->kind;
-    rec->status = (uint8_t) span->status;
-    rec->flags = (uint8_t) span->flags;
-    ngx_memcpy(rec->trace_id, span->trace_id, NGX_OTEL_TRACE_ID_LEN);
-    ngx_memcpy(rec->span_id, span->span_id, NGX_OTEL_SPAN_ID_LEN);
-    ngx_memcpy(rec->parent_id, span->parent_id, NGX_OTEL_SPAN_ID_LEN);
-    rec->start = span->start;
-    rec->end = span->end;
-    rec->name_len = (uint16_t) span->name.len;
-    rec->tracestate_len = (uint16_t) span->tracestate.len;
-    rec->nevents = (uint16_t) span->nevents;
-    rec->events_len = (uint32_t) span->events.len;
+    ngx_otel_span_record_head(rec, span, size, span->name.len,
+                              span->tracestate.len);
 
     /* the strings are copied and found plain ASCII at once */
 
