@@ -65,7 +65,13 @@ for my $name (sort keys %instances) {
 		'error.log') == 0 or die "cannot start the $name nginx\n";
 }
 
-END { stop() if defined $dir && $collector; }
+# waitpid() in stop() sets $?, which in END is the exit status: kept
+
+END {
+	my $rc = $?;
+	stop() if defined $dir && $collector;
+	$? = $rc;
+}
 
 wait_port($_) for $gw_port, $svc_port, $col_port;
 
@@ -141,8 +147,8 @@ sub print_tree {
 			my $remote = $s->{parentSpanId} && !$ids{$s->{parentSpanId}}
 				? "  (remote parent $s->{parentSpanId})" : '';
 
-			my $who = ('   ' x ($depth - 1)) . ($depth ? '`- ' : '')
-				. $s->{service};
+			my $who = ($depth > 1 ? '   ' x ($depth - 1) : '')
+				. ($depth ? '`- ' : '') . $s->{service};
 
 			printf "    %-14s %-18s %s  %.3f ms  span %s%s%s\n",
 				$who, $s->{name},
