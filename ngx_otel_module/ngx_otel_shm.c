@@ -267,14 +267,7 @@ ngx_int_t
 ngx_otel_shm_record_span(ngx_otel_zone_ctx_t *ctx, u_char *p, u_char *last,
     ngx_otel_span_t *span, u_char **next)
 {
-    size_t     size;
-    ngx_int_t  rc;
-
-    rc = ngx_otel_span_record_encoded(p, last, span, ctx->span_len, next);
-
-    if (rc != NGX_ERROR) {
-        return rc;
-    }
+    size_t  size;
 
     size = ngx_otel_span_record_size(span);
 

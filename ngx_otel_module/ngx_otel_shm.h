@@ -67,10 +67,10 @@ ngx_int_t ngx_otel_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 ngx_int_t ngx_otel_shm_push(ngx_otel_zone_ctx_t *ctx, ngx_otel_span_t *span);
 
 /*
- * A span made a record at p, without the lock, for
- * ngx_otel_shm_push_records(): NGX_OK, and *next is the end of the record;
- * NGX_DECLINED: it does not fit before last.  The usual span takes
- * ngx_otel_span_record_encoded() directly, with ngx_otel_shm_span_len().
+ * A span that ngx_otel_span_record_encoded() does not take (attributes
+ * not encoded, strings to cut) made a record at p, without the lock, for
+ * ngx_otel_shm_push_records(): NGX_OK, and *next is the end of the
+ * record; NGX_DECLINED: it does not fit before last.
  */
 ngx_int_t ngx_otel_shm_record_span(ngx_otel_zone_ctx_t *ctx, u_char *p,
     u_char *last, ngx_otel_span_t *span, u_char **next);

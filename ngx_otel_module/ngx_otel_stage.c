@@ -36,6 +36,8 @@ struct ngx_otel_stage_s {
 };
 
 
+static ngx_inline ngx_int_t ngx_otel_stage_record(ngx_otel_stage_t *st,
+    ngx_otel_span_t *span);
 static void ngx_otel_stage_direct(ngx_otel_exporter_conf_t *ecf,
     ngx_otel_span_t *span);
 static void ngx_otel_stage_flush_handler(ngx_event_t *ev);
@@ -83,7 +85,6 @@ ngx_otel_stage_init(ngx_cycle_t *cycle, ngx_otel_exporter_conf_t *ecf)
 void
 ngx_otel_stage_push(ngx_otel_exporter_conf_t *ecf, ngx_otel_span_t *span)
 {
-    ngx_int_t          rc;
     ngx_otel_stage_t  *st;
 
     st = ecf->stage;
@@ -94,15 +95,8 @@ ngx_otel_stage_push(ngx_otel_exporter_conf_t *ecf, ngx_otel_span_t *span)
         return;
     }
 
-    rc = ngx_otel_span_record_encoded(st->pos, st->end, span, st->span_len,
-                                      &st->pos);
+    if (ngx_otel_stage_record(st, span) != NGX_OK) {
 
-    if (rc == NGX_ERROR) {
-        rc = ngx_otel_shm_record_span(st->zone, st->pos, st->end, span,
-                                      &st->pos);
-    }
-
-    if (rc != NGX_OK) {
         if (st->pos == st->start) {
             /* a span larger than the stage, rare */
             ngx_otel_stage_direct(ecf, span);
@@ -111,10 +105,7 @@ ngx_otel_stage_push(ngx_otel_exporter_conf_t *ecf, ngx_otel_span_t *span)
 
         ngx_otel_stage_flush(ecf);
 
-        if (ngx_otel_shm_record_span(st->zone, st->pos, st->end, span,
-                                     &st->pos)
-            != NGX_OK)
-        {
+        if (ngx_otel_stage_record(st, span) != NGX_OK) {
             ngx_otel_stage_direct(ecf, span);
             return;
         }
@@ -151,6 +142,25 @@ ngx_otel_stage_flush(ngx_otel_exporter_conf_t *ecf)
     if (dropped) {
         ngx_otel_stage_dropped(dropped);
     }
+}
+
+
+/* the usual span in one pass, others the general way; NGX_DECLINED: full */
+
+static ngx_inline ngx_int_t
+ngx_otel_stage_record(ngx_otel_stage_t *st, ngx_otel_span_t *span)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_otel_span_record_encoded(st->pos, st->end, span, st->span_len,
+                                      &st->pos);
+
+    if (rc != NGX_ERROR) {
+        return rc;
+    }
+
+    return ngx_otel_shm_record_span(st->zone, st->pos, st->end, span,
+                                    &st->pos);
 }
 
 
