@@ -8,7 +8,9 @@
 # keep-alive requests, and nginx quits.  (Ir(N2) - Ir(N1)) / (N2 - N1) is
 # the exact cost of one request, with startup, shutdown and every export
 # batch amortized in; the module's cost is that minus the same figure of
-# the baseline (plain nginx, or plain proxying).
+# the baseline (plain nginx, or plain proxying).  Of that, what nginx's
+# own allocations cost more only for where they fall in the heap is shown
+# apart ("layout"); the rest ("own") is the module's work.
 #
 # Without a master process nginx runs no event loop once told to quit: the
 # file exporter writes its last spans at exit, but a network exporter's
@@ -205,7 +207,54 @@ cg_per_request() {   # NAME MULTIPLIER
         > "$dir/$1/per_request"
 }
 
-declare -A per_req
+# nginx's own calls of glibc's allocator (malloc, free, ...: those made
+# from nginx's binary, such as ngx_alloc() and ngx_destroy_pool() for the
+# request's pool) in one run: "CALLS INSTRUCTIONS", inclusive
+cg_alloc_run() {   # CALLGRIND_OUT
+    CG_NGINX="$(readlink -f "$BENCH_NGINX")" perl -ne '
+        BEGIN {
+            $entry = qr/^(?:malloc|free|calloc|realloc|posix_memalign)$/;
+            $npos = 1;
+        }
+        if (/^positions: (.*)$/) { $npos = split / /, $1; next }
+        if (/^(c?)ob=\((\d+)\)(?: (.*))?$/) {
+            my ($call, $id) = ($1, $2);
+            $obj{$id} = $3 if defined $3;
+            $ours = $obj{$id} eq $ENV{CG_NGINX} unless $call;
+            next;
+        }
+        if (/^(c?)fn=\((\d+)\)(?: (.*))?$/) {
+            my ($call, $id) = ($1, $2);
+            $name{$id} = $3 if defined $3;
+            $callee = $call ? $name{$id} : undef;
+            next;
+        }
+        if (/^calls=(\d+)/) {
+            my $calls = $1;
+            $counted = $ours && defined $callee && $callee =~ $entry;
+            $n += $calls if $counted;
+            next;
+        }
+        if ($counted) {
+            my @f = split;
+            $ir += $f[$npos];
+            $counted = 0;
+        }
+        END { printf "%d %d\n", $n // 0, $ir // 0 }' "$1"
+}
+
+# the same per request: "CALLS INSTRUCTIONS"
+cg_alloc() {   # NAME MULTIPLIER
+    local c1 i1 c2 i2
+
+    read -r c1 i1 <<< "$(cg_alloc_run "$dir/$1/$((n1 * $2))/callgrind.out")"
+    read -r c2 i2 <<< "$(cg_alloc_run "$dir/$1/$((n2 * $2))/callgrind.out")"
+
+    awk -v c="$((c2 - c1))" -v i="$((i2 - i1))" -v n="$(((n2 - n1) * $2))" \
+        'BEGIN { printf "%.2f %.1f\n", c / n, i / n }'
+}
+
+declare -A per_req alloc_ir alloc_calls
 
 bench_log "callgrind: N1=$n1, N2=$n2 requests on $conns connection(s); results in $dir"
 
@@ -232,6 +281,7 @@ for name in "${configs[@]}"; do
 
     per_req[$name]=$(( (ir2 - ir1) / ((n2 - n1) * m) ))
     cg_per_request "$name" "$m"
+    read -r alloc_calls[$name] alloc_ir[$name] <<< "$(cg_alloc "$name" "$m")"
 
     bench_log "$name: $ir1 Ir for $((n1 * m)) requests, $ir2 Ir for" \
               "$((n2 * m)): ${per_req[$name]} per request"
@@ -241,10 +291,12 @@ echo
 echo "Instructions per request (callgrind, (Ir(N2) - Ir(N1)) / (N2 - N1)," \
      "N1=$n1, N2=$n2, $conns connection(s))"
 echo
-printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' \
-    configuration "per request" "module's" "request" "export" budget verdict
-printf '|%s|%s|%s|%s|%s|%s|%s\n' ---------------- ------------ \
-    -------------- ---------- ---------- ---------- --------
+printf '| %-14s | %10s | %9s | %9s | %9s | %8s | %8s | %6s | %s\n' \
+    configuration "per request" "module's" layout own request export \
+    budget verdict
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' ---------------- ------------ \
+    ----------- ----------- ----------- ---------- ---------- -------- \
+    --------
 
 # the export's share, per request: what the event loop runs of the
 # exporter, inclusive: its timer and posted run (claim, encode, write or
@@ -259,45 +311,74 @@ cg_export() {   # NAME
         "$dir/$1/per_request"
 }
 
+# What nginx's own calls of the allocator cost more than in the baseline
+# beyond the calls made more: the request's pool and header buffer cost
+# more or less with where in the heap they fall, which any change of the
+# process's earlier allocations moves (a library loaded, an nginx.conf
+# setting).  The extra calls, if any, are priced at the baseline's cost
+# per call; libcurl's and the module's own allocations are not nginx's
+# and stay in "own".
+cg_layout() {   # NAME BASELINE
+    awk -v ir="${alloc_ir[$1]}" -v calls="${alloc_calls[$1]}" \
+        -v bir="${alloc_ir[$2]}" -v bcalls="${alloc_calls[$2]}" \
+        'BEGIN { per = bcalls > 0 ? bir / bcalls : 0;
+                 printf "%.0f", (ir - bir) - (calls - bcalls) * per }'
+}
+
 for name in "${configs[@]}"; do
     base="$(bench_baseline "$name")"
     b="$(budget "$name")"
 
     if [ "${per_req[$name]}" = skip ]; then
-        printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' "$name" \
-            skipped - - - "$b" "network export not available yet"
+        printf '| %-14s | %10s | %9s | %9s | %9s | %8s | %8s | %6s | %s\n' \
+            "$name" skipped - - - - - "$b" \
+            "network export not available yet"
         continue
     fi
 
     if [ "$name" = "$base" ] || [ -z "${per_req[$base]:-}" ] \
         || [ "${per_req[$base]}" = skip ]
     then
-        printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' "$name" \
-            "${per_req[$name]}" - - - "$b" baseline
+        printf '| %-14s | %10s | %9s | %9s | %9s | %8s | %8s | %6s | %s\n' \
+            "$name" "${per_req[$name]}" - - - - - "$b" baseline
         continue
     fi
 
     module=$(( per_req[$name] - per_req[$base] ))
+    layout="$(cg_layout "$name" "$base")"
+    own=$(( module - layout ))
     verdict=-
 
     if [ "$b" != - ]; then
-        if [ "$module" -le "$b" ]; then verdict=within; else verdict=OVER; fi
+        if [ "$own" -le "$b" ]; then verdict=within; else verdict=OVER; fi
     fi
 
     export="$(cg_export "$name")"
     request=-
-    [ "$export" != - ] && request=$((module - export))
+    [ "$export" != - ] && request=$((own - export))
 
-    printf '| %-14s | %10s | %12s | %8s | %8s | %8s | %s\n' "$name" \
-        "${per_req[$name]}" "$module" "$request" "$export" "$b" "$verdict"
+    printf '| %-14s | %10s | %9s | %9s | %9s | %8s | %8s | %6s | %s\n' \
+        "$name" "${per_req[$name]}" "$module" "$layout" "$own" "$request" \
+        "$export" "$b" "$verdict"
 done
 
 echo
-echo "module's: per request minus the baseline's; export: what the" \
-     "exporter's timer and posted runs (claim, encode, write or send," \
-     "release) and libcurl's socket and timer events cost, amortized per" \
-     "request; request: the rest (phase handlers, span start and end," \
-     "hand-off to the zone)."
+echo "module's: per request minus the baseline's; layout: of that, what" \
+     "nginx's own calls of glibc's allocator cost more, the same calls" \
+     "(where the request's pool falls in the heap; plain nginx moves by" \
+     "250 with an nginx.conf setting, see docs/performance.md); own:" \
+     "module's minus layout, the module's work, judged against the" \
+     "budget; export: what the exporter's timer and posted runs (claim," \
+     "encode, write or send, release) and libcurl's socket and timer" \
+     "events cost, amortized per request; request: own minus export" \
+     "(phase handlers, span start and end, hand-off to the zone)."
+echo
+echo "nginx's calls of the allocator per request, and their instructions:"
+for name in "${configs[@]}"; do
+    [ "${per_req[$name]}" = skip ] && continue
+    printf '  %-14s %6s calls, %7s instructions\n' "$name" \
+        "${alloc_calls[$name]}" "${alloc_ir[$name]}"
+done
 
 # where the module's instructions go: its own functions, per request
 
