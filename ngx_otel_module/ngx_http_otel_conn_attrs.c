@@ -91,7 +91,7 @@ static ngx_int_t ngx_http_otel_host_port(u_char *start, u_char *last,
 
 void
 ngx_http_otel_conn_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
-    uint32_t skip)
+    uint32_t skip, ngx_otel_span_shared_t *shared)
 {
     u_char                    *start;
     size_t                     size;
@@ -142,6 +142,10 @@ ngx_http_otel_conn_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
                                    r->headers_in.server.len)
         && (size_t) (w->last - w->pos) >= cc->len)
     {
+        shared->data = w->pos;
+        shared->len = cc->len;
+        shared->id = (uint32_t) c->number;
+
         w->pos = ngx_cpymem(w->pos, cc->attrs, cc->len);
         w->size += cc->size;
         w->n += cc->n;
@@ -155,6 +159,10 @@ ngx_http_otel_conn_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *w,
     ngx_http_otel_conn_write(r, w, skip, key.peer_port);
 
     if (w->pos != NULL) {
+        shared->data = start;
+        shared->len = w->pos - start;
+        shared->id = (uint32_t) c->number;
+
         ngx_http_otel_conn_save(r, cc, &key, start, w->pos - start,
                                 w->size - size, w->n - n);
     }

@@ -90,7 +90,7 @@ static void ngx_http_otel_end_span(ngx_http_request_t *r,
     ngx_http_otel_ctx_t *ctx);
 static void ngx_http_otel_span_attrs(ngx_http_request_t *r,
     ngx_otel_otlp_writer_t *w, ngx_uint_t status, ngx_uint_t standard,
-    ngx_int_t method);
+    ngx_int_t method, ngx_otel_span_shared_t *shared);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
     ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_int_t method,
     ngx_str_t *name);
@@ -1193,7 +1193,9 @@ ngx_http_otel_end_span(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx)
     w.n = 0;
     w.size = 0;
 
-    ngx_http_otel_span_attrs(r, &w, status, known, method);
+    span.shared.len = 0;
+
+    ngx_http_otel_span_attrs(r, &w, status, known, method, &span.shared);
 
     encoded.id = 0;
     encoded.type = NGX_OTEL_ATTR_ENCODED;
@@ -1230,6 +1232,8 @@ ngx_http_otel_push_span(ngx_http_request_t *r, ngx_otel_span_t *span)
     if (ecf == NULL) {
         return;
     }
+
+    span->shared.len = 0;
 
     /*
      * Encoded here, as the exporter sends them, the attributes are one
@@ -1352,7 +1356,8 @@ ngx_http_otel_method_known(ngx_http_request_t *r)
 
 static void
 ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
-    ngx_uint_t status, ngx_uint_t standard, ngx_int_t method)
+    ngx_uint_t status, ngx_uint_t standard, ngx_int_t method,
+    ngx_otel_span_shared_t *shared)
 {
     u_char                     *p, *q, *last, *joined;
     off_t                       body;
@@ -1493,7 +1498,7 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
         }
     }
 
-    ngx_http_otel_conn_attrs(r, w, skip);
+    ngx_http_otel_conn_attrs(r, w, skip, shared);
 
     /* a discarded body counts down content_length_n: read the header */
 

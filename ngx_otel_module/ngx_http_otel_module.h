@@ -203,7 +203,7 @@ uint64_t ngx_http_otel_now(void);
 
 /* ngx_http_otel_conn_attrs.c */
 void ngx_http_otel_conn_attrs(ngx_http_request_t *r,
-    ngx_otel_otlp_writer_t *w, uint32_t skip);
+    ngx_otel_otlp_writer_t *w, uint32_t skip, ngx_otel_span_shared_t *shared);
 
 /* ngx_http_otel_upstream.c */
 ngx_int_t ngx_http_otel_upstream_init(ngx_conf_t *cf);

@@ -78,6 +78,8 @@ static ngx_inline u_char *ngx_otel_otlp_short_key(u_char *p,
     ngx_otel_attr_t *attr, ngx_uint_t nshort);
 static u_char *ngx_otel_otlp_attr(u_char *p, ngx_otel_attr_t *attr);
 static u_char *ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last);
+static u_char *ngx_otel_otlp_expand_shared(u_char *q, u_char *p, size_t len,
+    uint32_t id);
 static ngx_int_t ngx_otel_otlp_const_find(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_otlp_string(u_char *p, ngx_uint_t tag,
     ngx_str_t *s);
@@ -100,6 +102,28 @@ ngx_otel_otlp_const_t        ngx_otel_otlp_consts[NGX_OTEL_OTLP_CONSTS];
 
 /* the ids of our attributes that have constants, a bit each */
 static uint32_t              ngx_otel_otlp_const_ids;
+
+
+/*
+ * The expansion of a record's shared part (ngx_otel_span_shared_t) as the
+ * last of the records with those bytes at that slot had it: a keep-alive
+ * connection's spans find theirs at the connection's number
+ */
+
+#define NGX_OTEL_OTLP_SHARED_SLOTS     64
+#define NGX_OTEL_OTLP_SHARED_MAX       384
+#define NGX_OTEL_OTLP_SHARED_EXPANDED  768
+
+typedef struct {
+    uint32_t                 id;
+    uint16_t                 len;         /* 0: none yet */
+    uint16_t                 expanded_len;
+    u_char                   compact[NGX_OTEL_OTLP_SHARED_MAX];
+    u_char                   expanded[NGX_OTEL_OTLP_SHARED_EXPANDED];
+} ngx_otel_otlp_shared_t;
+
+static ngx_otel_otlp_shared_t
+                          ngx_otel_otlp_shared[NGX_OTEL_OTLP_SHARED_SLOTS];
 
 
 typedef struct {
@@ -391,7 +415,7 @@ ngx_otel_otlp_span(u_char *p, u_char *last, ngx_otel_span_t *span)
 u_char *
 ngx_otel_otlp_record(u_char *p, u_char *last, ngx_otel_span_record_t *rec)
 {
-    u_char    *s, *a;
+    u_char    *s, *a, *shared;
     uint32_t   flags;
     uint64_t   parent;
 
@@ -461,7 +485,20 @@ ngx_otel_otlp_record(u_char *p, u_char *last, ngx_otel_span_record_t *rec)
 
     a = s + rec->name_len + rec->tracestate_len;
 
-    p = ngx_otel_otlp_expand(p, a, a + rec->attrs_len);
+    if (rec->shared_len
+        && (uint32_t) rec->shared_off + rec->shared_len <= rec->attrs_len)
+    {
+        shared = a + rec->shared_off;
+
+        p = ngx_otel_otlp_expand(p, a, shared);
+        p = ngx_otel_otlp_expand_shared(p, shared, rec->shared_len,
+                                        rec->shared_id);
+        p = ngx_otel_otlp_expand(p, shared + rec->shared_len,
+                                 a + rec->attrs_len);
+
+    } else {
+        p = ngx_otel_otlp_expand(p, a, a + rec->attrs_len);
+    }
 
     if (rec->events_len) {
         p = ngx_cpymem(p, a + rec->attrs_len, rec->events_len);
@@ -828,6 +865,43 @@ ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last)
     }
 
     return q;
+}
+
+
+/*
+ * The expansion is a function of the compact bytes alone: bytes the same
+ * as the slot's are its expansion, whichever record they came from
+ */
+
+static u_char *
+ngx_otel_otlp_expand_shared(u_char *q, u_char *p, size_t len, uint32_t id)
+{
+    u_char                  *end;
+    size_t                   n;
+    ngx_otel_otlp_shared_t  *slot;
+
+    slot = &ngx_otel_otlp_shared[id % NGX_OTEL_OTLP_SHARED_SLOTS];
+
+    if (slot->len == len
+        && slot->id == id
+        && ngx_memcmp(slot->compact, p, len) == 0)
+    {
+        return ngx_cpymem(q, slot->expanded, slot->expanded_len);
+    }
+
+    end = ngx_otel_otlp_expand(q, p, p + len);
+    n = end - q;
+
+    if (len <= NGX_OTEL_OTLP_SHARED_MAX && n <= NGX_OTEL_OTLP_SHARED_EXPANDED)
+    {
+        slot->id = id;
+        slot->len = (uint16_t) len;
+        slot->expanded_len = (uint16_t) n;
+        ngx_memcpy(slot->compact, p, len);
+        ngx_memcpy(slot->expanded, q, n);
+    }
+
+    return end;
 }
 
 

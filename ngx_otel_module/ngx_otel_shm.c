@@ -38,7 +38,7 @@
 
 
 #define NGX_OTEL_SHM_MAGIC          0x6f74656c   /* "otel" */
-#define NGX_OTEL_SHM_VERSION        4
+#define NGX_OTEL_SHM_VERSION        5
 
 /* batches in flight in all workers together */
 #define NGX_OTEL_SHM_CLAIMS         64

@@ -175,6 +175,9 @@ ngx_otel_span_record_head(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     rec->tracestate_len = (uint16_t) tracestate_len;
     rec->nevents = (uint16_t) span->nevents;
     rec->events_len = (uint32_t) span->events.len;
+    rec->shared_id = 0;
+    rec->shared_off = 0;
+    rec->shared_len = 0;
 }
 
 
@@ -278,6 +281,17 @@ ngx_otel_span_record_encoded(u_char *p, u_char *last, ngx_otel_span_t *span,
         rec->attrs_len = (uint32_t) attrs->len;
         rec->attrs_size = (uint32_t) span->attrs[0].key.len;
         rec->nattrs = (uint16_t) span->attrs[0].num;
+
+        /* within the attributes, and what 16 bits say (data below: wraps) */
+
+        if (span->shared.len
+            && (size_t) (span->shared.data - attrs->data) + span->shared.len
+               <= ngx_min(attrs->len, 0xffff))
+        {
+            rec->shared_id = span->shared.id;
+            rec->shared_off = (uint16_t) (span->shared.data - attrs->data);
+            rec->shared_len = (uint16_t) span->shared.len;
+        }
 
     } else {
         rec->attrs_len = 0;

@@ -81,6 +81,19 @@ typedef struct {
 } ngx_otel_attr_t;
 
 
+/*
+ * The part of a span's encoded attributes that other spans have too, the
+ * same bytes (those of a keep-alive connection's requests): the exporter
+ * expands it once for all of them.  "id" says where it looks for it (the
+ * connection's number); what it kept is compared before it is used.
+ */
+typedef struct {
+    u_char             *data;        /* in the encoded attributes */
+    size_t              len;         /* 0: none */
+    uint32_t            id;
+} ngx_otel_span_shared_t;
+
+
 typedef struct {
     u_char              trace_id[NGX_OTEL_TRACE_ID_LEN];
     u_char              span_id[NGX_OTEL_SPAN_ID_LEN];
@@ -98,6 +111,9 @@ typedef struct {
 
     ngx_otel_attr_t    *attrs;
     ngx_uint_t          nattrs;
+
+    /* of a single NGX_OTEL_ATTR_ENCODED attribute */
+    ngx_otel_span_shared_t  shared;
 
     /*
      * OTLP Span.events fields, made by ngx_otel_span_event_encode(), read
@@ -142,6 +158,9 @@ typedef struct {
     uint32_t            attrs_size;  /* expanded */
     uint32_t            events_len;
     uint32_t            otlp_len;    /* the encoded Span, 0: not known */
+    uint32_t            shared_id;   /* ngx_otel_span_shared_t, in the */
+    uint16_t            shared_off;  /* attributes; shared_len 0: none */
+    uint16_t            shared_len;
 } ngx_otel_span_record_t;
 
 

@@ -4,7 +4,10 @@
 # those of the client, the server and the protocol are kept with the
 # connection from its second request on, and each span still gets its own
 # request's values when they change (User-Agent, Host, protocol version,
-# the address realip sets, a value too long to keep).
+# the address realip sets, a value too long to keep).  Three times: with
+# the file exporter, and on two connections with OTLP/HTTP protobuf, whose
+# exporter expands a connection's attributes once for its spans (decoded
+# by protoc).
 
 ###############################################################################
 
@@ -18,6 +21,7 @@ BEGIN { use FindBin; chdir($FindBin::Bin); }
 use lib 'lib';
 use Test::Nginx;
 use Test::OTel;
+use Test::OTLP;
 
 use IO::Socket::INET;
 
@@ -26,8 +30,7 @@ use IO::Socket::INET;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has(qw/http realip/)
-	->write_file_expand('nginx.conf', <<'EOF');
+my $conf = <<'EOF';
 
 %%TEST_GLOBALS%%
 
@@ -40,7 +43,7 @@ http {
     %%TEST_GLOBALS_HTTP%%
 
     otel_exporter {
-        endpoint file:%%TESTDIR%%/spans.json;
+        %%ENDPOINT%%
         interval 50ms;
     }
 
@@ -64,7 +67,14 @@ http {
 
 EOF
 
-$t->run()->plan(60);
+my $t = Test::Nginx->new()->has(qw/http realip/)->has_daemon('protoc');
+
+$t->run_daemon(\&collector, port(8082), $t->testdir());
+$t->waitforsocket('127.0.0.1:' . port(8082)) or die "no collector";
+
+$t->write_file_expand('nginx.conf',
+	endpoint('endpoint file:%%TESTDIR%%/spans.json;'));
+$t->run()->plan(3 * 61);
 
 ###############################################################################
 
@@ -90,61 +100,105 @@ my @requests = (
 	[ '/k13', '1.1', 'localhost:1234', 'ua-one' ],
 );
 
-my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Proto => 'tcp')
-	or die "connect: $!\n";
+check_spans('file', send_requests(),
+	[ wait_spans($t, scalar @requests) ]);
 
-my $answered = 0;
+$t->stop();
+$t->write_file_expand('nginx.conf',
+	endpoint('endpoint http://127.0.0.1:' . port(8082) . ';'
+		. ' protocol http/protobuf;'));
+$t->run();
 
-for my $r (@requests) {
-	my ($target, $version, $host, $ua, @more) = @$r;
+# a second connection's spans come after the first's, with other ports:
+# what the exporter kept of the first must not stand for the second's
 
-	print $s "GET $target HTTP/$version\r\nHost: $host\r\n"
-		. (defined $ua ? "User-Agent: $ua\r\n" : '')
-		. join('', map { "$_\r\n" } @more) . "\r\n";
+check_spans('protobuf', send_requests(),
+	[ wait_otlp_spans($t, scalar @requests, 10) ]);
 
-	$answered++ if read_response($s) == 200;
+unlink glob($t->testdir() . '/otlp/*');
+
+check_spans('protobuf, second connection', send_requests(),
+	[ wait_otlp_spans($t, scalar @requests, 10) ]);
+
+###############################################################################
+
+sub endpoint {
+	my ($endpoint) = @_;
+	(my $c = $conf) =~ s/%%ENDPOINT%%/$endpoint/;
+	return $c;
 }
 
-my $local_port = $s->sockport();
+# the requests on one connection: the client's port, how many answered
 
-close $s;
+sub send_requests {
+	my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+		Proto => 'tcp')
+		or die "connect: $!\n";
 
-is($answered, scalar @requests, 'all answered on one connection');
+	my $answered = 0;
 
-my @spans = wait_spans($t, scalar @requests);
+	for my $r (@requests) {
+		my ($target, $version, $host, $ua, @more) = @$r;
 
-for my $r (@requests) {
-	my ($target, $version, $host, $ua, @more) = @$r;
-	my ($path) = $target =~ m{(/k\d+)$};
-	my ($span) = grep { ($_->{attrs}{'url.path'} // '') eq $path } @spans;
-	my $a = $span ? $span->{attrs} : {};
+		print $s "GET $target HTTP/$version\r\nHost: $host\r\n"
+			. (defined $ua ? "User-Agent: $ua\r\n" : '')
+			. join('', map { "$_\r\n" } @more) . "\r\n";
 
-	# an absolute request target names the server, not Host
+		$answered++ if read_response($s) == 200;
+	}
 
-	my ($name, $hport) = $host =~ /^([^:]+)(?::(\d+))?$/;
-	$name = $1 if $target =~ m{^http://([^/]+)};
+	my $local_port = $s->sockport();
 
-	is($a->{'user_agent.original'}, $ua, "$path user_agent.original");
-	is($a->{'server.address'}, $name, "$path server.address");
-	is($a->{'server.port'}, $hport // $port, "$path server.port");
-	is($a->{'network.protocol.version'}, $version,
-		"$path network.protocol.version");
+	close $s;
 
-	next unless $path eq '/k8' || $path eq '/k9';
-
-	my $client = $path eq '/k8' ? '192.0.2.8' : '127.0.0.1';
-
-	is($a->{'client.address'}, $client, "$path client.address");
-	is($a->{'network.peer.address'}, $client, "$path network.peer.address");
-
-	# realip sets the port to 0: no network.peer.port then
-
-	is($a->{'network.peer.port'}, $path eq '/k8' ? undef : $local_port,
-		"$path network.peer.port");
+	return ($local_port, $answered);
 }
 
-my @schemes = grep { ($_->{attrs}{'url.scheme'} // '') eq 'http' } @spans;
-is(scalar @schemes, scalar @requests, 'url.scheme of every span');
+sub check_spans {
+	my ($how, $local_port, $answered, $spans) = @_;
+	my @spans = @$spans;
+
+	is($answered, scalar @requests, "$how: all answered on one connection");
+	is(scalar @spans, scalar @requests, "$how: a span each");
+
+	for my $r (@requests) {
+		my ($target, $version, $host, $ua, @more) = @$r;
+		my ($path) = $target =~ m{(/k\d+)$};
+		my ($span) = grep { ($_->{attrs}{'url.path'} // '') eq $path }
+			@spans;
+		my $a = $span ? $span->{attrs} : {};
+
+		# an absolute request target names the server, not Host
+
+		my ($name, $hport) = $host =~ /^([^:]+)(?::(\d+))?$/;
+		$name = $1 if $target =~ m{^http://([^/]+)};
+
+		is($a->{'user_agent.original'}, $ua,
+			"$how: $path user_agent.original");
+		is($a->{'server.address'}, $name, "$how: $path server.address");
+		is($a->{'server.port'}, $hport // $port,
+			"$how: $path server.port");
+		is($a->{'network.protocol.version'}, $version,
+			"$how: $path network.protocol.version");
+
+		next unless $path eq '/k8' || $path eq '/k9';
+
+		my $client = $path eq '/k8' ? '192.0.2.8' : '127.0.0.1';
+
+		is($a->{'client.address'}, $client, "$how: $path client.address");
+		is($a->{'network.peer.address'}, $client,
+			"$how: $path network.peer.address");
+
+		# realip sets the port to 0: no network.peer.port then
+
+		is($a->{'network.peer.port'}, $path eq '/k8' ? undef : $local_port,
+			"$how: $path network.peer.port");
+	}
+
+	my @schemes = grep { ($_->{attrs}{'url.scheme'} // '') eq 'http' }
+		@spans;
+	is(scalar @schemes, scalar @requests, "$how: url.scheme of every span");
+}
 
 ###############################################################################
 

@@ -83,6 +83,10 @@ static unit_check_t  unit_fields = { "unpacked ids and counts as given",
                                      0, 0 };
 static unit_check_t  unit_direct = { "written straight from its record: "
                                      "protobuf-c's bytes, in its size", 0, 0 };
+static unit_check_t  unit_shared = { "a record with a shared part, its "
+                                     "expansion made, found again, or "
+                                     "another's at that slot: protobuf-c's "
+                                     "bytes", 0, 0 };
 
 static u_char       *unit_buf;
 static u_char       *unit_ref;
@@ -1186,16 +1190,20 @@ static void
 unit_record_direct(const char *label, ngx_otel_span_t *span,
     ngx_otel_span_t *ref_span)
 {
-    u_char                  *end;
+    u_char                  *end, *shared, *shared_end;
     size_t                   size, room, ref;
+    ngx_uint_t               n, from, to, i;
     ngx_otel_span_t          enc;
     ngx_otel_attr_t          encoded;
     ngx_otel_otlp_writer_t   w;
     ngx_otel_span_record_t  *rec;
+    static uint32_t          shared_id;
     static u_char            buf[ngx_otel_otlp_attrs_max(
                                                  NGX_OTEL_SPAN_MAX_ATTRS)];
 
     enc = *span;
+    shared = NULL;
+    shared_end = NULL;
 
     if (span->nattrs) {
         w.pos = buf;
@@ -1203,9 +1211,24 @@ unit_record_direct(const char *label, ngx_otel_span_t *span,
         w.n = 0;
         w.size = 0;
 
-        ngx_otel_otlp_writer_attrs(&w, span->attrs,
-                                   ngx_min(span->nattrs,
-                                           NGX_OTEL_SPAN_MAX_ATTRS));
+        /* written in three runs: the middle one is the shared part */
+
+        n = ngx_min(span->nattrs, NGX_OTEL_SPAN_MAX_ATTRS);
+        from = n / 3;
+        to = from + (n - from + 1) / 2;
+
+        ngx_otel_otlp_writer_attrs(&w, span->attrs, from);
+        shared = w.pos;
+
+        if (shared != NULL) {
+            ngx_otel_otlp_writer_attrs(&w, span->attrs + from, to - from);
+            shared_end = w.pos;
+        }
+
+        if (shared_end != NULL) {
+            ngx_otel_otlp_writer_attrs(&w, span->attrs + to, n - to);
+        }
+
         if (w.pos == NULL) {
             return;
         }
@@ -1258,6 +1281,45 @@ unit_record_direct(const char *label, ngx_otel_span_t *span,
                != NULL)
     {
         unit_fail(&unit_direct, label, "wrote into too little room");
+    }
+
+    /*
+     * The same record with its middle run shared: made and kept the first
+     * time, found the second; the ids repeat every few spans, so a slot
+     * often holds another span's part under the same id
+     */
+
+    /* as ngx_otel_span_record_encoded() marks one: within 16 bits */
+
+    if (shared_end != NULL && shared_end > shared
+        && shared_end - buf <= 0xffff)
+    {
+        rec->shared_id = shared_id++ % 3;
+        rec->shared_off = (uint16_t) (shared - buf);
+        rec->shared_len = (uint16_t) (shared_end - shared);
+
+        unit_shared.spans++;
+
+        for (i = 0; i < 2; i++) {
+            memset(unit_buf, UNIT_SENTINEL, room + UNIT_GUARD);
+
+            end = ngx_otel_otlp_record(unit_buf, unit_buf + room, rec);
+
+            if (end == NULL || unit_guard(unit_buf + room) != NGX_OK) {
+                unit_fail(&unit_shared, label, "did not fit into %zu bytes",
+                          room);
+                break;
+            }
+
+            if ((size_t) (end - unit_buf) != ref
+                || memcmp(unit_buf, unit_ref, ref) != 0)
+            {
+                unit_fail(&unit_shared, label, "%s: %zu bytes, protobuf-c %zu",
+                          i ? "found again" : "first",
+                          (size_t) (end - unit_buf), ref);
+                break;
+            }
+        }
     }
 
     free(rec);
@@ -1708,6 +1770,7 @@ main(void)
     unit_report(&unit_repack);
     unit_report(&unit_fields);
     unit_report(&unit_direct);
+    unit_report(&unit_shared);
 
     diag("Span messages of %zu to %zu bytes; lengths as 1/2/3/4+-byte "
          "varints: %lu/%lu/%lu/%lu", unit_min_len, unit_max_len,
