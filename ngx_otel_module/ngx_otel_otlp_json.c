@@ -93,6 +93,7 @@
 
 static ngx_inline size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
+static u_char *ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span);
 static size_t ngx_otel_json_events_size(ngx_otel_span_t *span);
 static u_char *ngx_otel_json_events(u_char *p, ngx_otel_span_t *span);
 static size_t ngx_otel_json_str_size(ngx_str_t *s);
@@ -107,6 +108,28 @@ static ngx_uint_t ngx_otel_json_is_zero(u_char *id, size_t len);
 
 
 static u_char  ngx_otel_json_hex_digits[] = "0123456789abcdef";
+
+
+/*
+ * The attributes of a span's shared part (ngx_otel_span_shared_t) as the
+ * last of the spans with those bytes at that slot had them written: a
+ * keep-alive connection's spans find theirs at the connection's number
+ */
+
+#define NGX_OTEL_JSON_SHARED_SLOTS   64
+#define NGX_OTEL_JSON_SHARED_MAX     384
+#define NGX_OTEL_JSON_SHARED_TEXT    1024
+
+typedef struct {
+    uint32_t                 id;
+    uint16_t                 len;         /* 0: none yet */
+    uint16_t                 text_len;
+    u_char                   compact[NGX_OTEL_JSON_SHARED_MAX];
+    u_char                   text[NGX_OTEL_JSON_SHARED_TEXT];
+} ngx_otel_json_shared_t;
+
+static ngx_otel_json_shared_t  ngx_otel_json_shared_slots[
+                                                NGX_OTEL_JSON_SHARED_SLOTS];
 
 
 /* "00" to "99" */
@@ -299,6 +322,12 @@ ngx_otel_otlp_json_span(u_char *p, ngx_otel_span_t *span, ngx_uint_t first)
                 *p++ = ',';
             }
 
+            if (i == span->shared.from && span->shared.len) {
+                p = ngx_otel_json_shared(p, span);
+                i = span->shared.to - 1;
+                continue;
+            }
+
             p = ngx_otel_json_attr(p, &span->attrs[i]);
         }
 
@@ -435,6 +464,55 @@ ngx_otel_json_attr_size(ngx_otel_attr_t *attr)
     }
 
     return size;
+}
+
+
+/*
+ * What the attributes are written as is a function of the record's bytes
+ * alone: bytes the same as the slot's are its text, whichever span they
+ * came from
+ */
+
+static u_char *
+ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span)
+{
+    u_char                  *start;
+    size_t                   len;
+    ngx_uint_t               i;
+    ngx_otel_json_shared_t  *slot;
+
+    len = span->shared.len;
+    slot = &ngx_otel_json_shared_slots[span->shared.id
+                                       % NGX_OTEL_JSON_SHARED_SLOTS];
+
+    if (slot->len == len
+        && slot->id == span->shared.id
+        && ngx_memcmp(slot->compact, span->shared.data, len) == 0)
+    {
+        return ngx_cpymem(p, slot->text, slot->text_len);
+    }
+
+    start = p;
+
+    for (i = span->shared.from; i < span->shared.to; i++) {
+        if (i != span->shared.from) {
+            *p++ = ',';
+        }
+
+        p = ngx_otel_json_attr(p, &span->attrs[i]);
+    }
+
+    if (len <= NGX_OTEL_JSON_SHARED_MAX
+        && (size_t) (p - start) <= NGX_OTEL_JSON_SHARED_TEXT)
+    {
+        slot->id = span->shared.id;
+        slot->len = (uint16_t) len;
+        slot->text_len = (uint16_t) (p - start);
+        ngx_memcpy(slot->compact, span->shared.data, len);
+        ngx_memcpy(slot->text, start, p - start);
+    }
+
+    return p;
 }
 
 

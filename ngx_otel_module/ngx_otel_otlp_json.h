@@ -21,7 +21,8 @@
  * begin, span, span, ..., end.  Each *_size() is an upper bound of what
  * the matching writer emits.
  *
- * resource: ngx_keyval_t array of string attributes.
+ * resource: ngx_keyval_t array of string attributes.  A span's "shared"
+ * is as ngx_otel_span_record_read() leaves it, or has len 0.
  */
 size_t ngx_otel_otlp_json_begin_size(ngx_array_t *resource);
 u_char *ngx_otel_otlp_json_begin(u_char *p, ngx_array_t *resource);

@@ -351,6 +351,21 @@ ngx_otel_span_record_fixed(ngx_otel_span_record_t *rec, ngx_otel_span_t *span)
     span->nevents = rec->nevents;
     span->events.data = p + rec->attrs_len;
     span->events.len = rec->events_len;
+
+    if (rec->shared_len
+        && (uint32_t) rec->shared_off + rec->shared_len <= rec->attrs_len)
+    {
+        span->shared.data = p + rec->shared_off;
+        span->shared.len = rec->shared_len;
+        span->shared.id = rec->shared_id;
+
+    } else {
+        span->shared.data = NULL;
+        span->shared.len = 0;
+    }
+
+    span->shared.from = 0;
+    span->shared.to = 0;
 }
 
 
@@ -384,7 +399,22 @@ ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     p = last - rec->attrs_len;
 
     for (n = 0; p < last && n < NGX_OTEL_SPAN_MAX_ATTRS; n++) {
+
+        if (p == span->shared.data) {
+            span->shared.from = n;
+        }
+
         p = ngx_otel_span_attr_read(p, last, &attrs[n]);
+
+        if (p == span->shared.data + span->shared.len) {
+            span->shared.to = n + 1;
+        }
+    }
+
+    /* not at an attribute's bounds, or past the most read: not shared */
+
+    if (span->shared.to <= span->shared.from) {
+        span->shared.len = 0;
     }
 
     span->attrs = attrs;

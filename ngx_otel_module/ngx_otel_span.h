@@ -91,6 +91,10 @@ typedef struct {
     u_char             *data;        /* in the encoded attributes */
     size_t              len;         /* 0: none */
     uint32_t            id;
+
+    /* read back (ngx_otel_span_record_read()): attrs[from] to attrs[to - 1] */
+    ngx_uint_t          from;
+    ngx_uint_t          to;
 } ngx_otel_span_shared_t;
 
 

@@ -104,7 +104,7 @@ for my $r (@raw) {
 	}
 }
 
-is(scalar @raw, 14, 'harness lines');
+is(scalar @raw, 20, 'harness lines');
 ok($valid_utf8, 'every line is strict UTF-8');
 ok($valid_json, 'every line decodes as JSON');
 ok($hex_ids, 'ids are lowercase hex');
@@ -157,6 +157,22 @@ ok(!exists $client->{attributes}, 'client: no attributes');
 ok(!exists $client->{traceState}, 'client: no traceState');
 like($docs{child}[0]{raw}, qr/"status":\{"code":2\}\},\{"traceId"/,
 	'spans separated by a comma');
+
+# a shared part of the attributes, made, found again, or another's at its
+# slot: the same text as without one
+
+my @shared = map { $_->{raw} } @{ $docs{shared} };
+my @other = map { $_->{raw} } @{ $docs{'shared-other'} };
+
+is(scalar @shared + scalar @other, 4, 'shared: four documents');
+is($shared[0], $docs{'shared-plain'}[0]{raw}, 'shared: made');
+is($shared[1], $docs{'shared-plain'}[0]{raw}, 'shared: found again');
+is($other[0], $docs{'shared-other-plain'}[0]{raw},
+	'shared: same slot, other bytes');
+is($other[1], $docs{'shared-other-plain'}[0]{raw},
+	'shared: same slot, other bytes, found again');
+isnt($docs{'shared-plain'}[0]{raw}, $docs{'shared-other-plain'}[0]{raw},
+	'shared: the two differ');
 
 # attributes
 

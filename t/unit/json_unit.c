@@ -247,6 +247,9 @@ json_unit_span_init(ngx_otel_span_t *span)
 }
 
 
+static void json_unit_shared(ngx_array_t *res);
+
+
 static void
 json_unit_cases(void)
 {
@@ -397,6 +400,65 @@ json_unit_cases(void)
 
     json_unit_array(&res, kv, 0, sizeof(ngx_keyval_t));
     json_unit_doc("nospans", &res, spans, 0);
+
+    json_unit_shared(&res);
+}
+
+
+/*
+ * A span whose attributes 1 to 3 are a shared part (as
+ * ngx_otel_span_record_read() marks a keep-alive connection's): written
+ * as without it the first time and when found again ("shared" and
+ * "shared-plain" twice each); another part with the same id and other
+ * bytes at that slot gets its own attributes ("shared-other" as
+ * "shared-other-plain")
+ */
+
+static void
+json_unit_shared(ngx_array_t *res)
+{
+    ngx_otel_attr_t   attrs[5];
+    ngx_otel_span_t   span;
+    static u_char     compact[] = "compact bytes of one connection";
+    static u_char     other[] = "compact bytes of one connectioN";
+
+    json_unit_span_init(&span);
+    json_unit_set(&span.name, "GET /");
+    json_unit_attr_str(&attrs[0], NGX_OTEL_ATTR_URL_PATH, NULL, "/a", 2);
+    json_unit_attr_str(&attrs[1], NGX_OTEL_ATTR_CLIENT_ADDRESS, NULL,
+                       "192.0.2.1", 9);
+    json_unit_attr_int(&attrs[2], NGX_OTEL_ATTR_NETWORK_PEER_PORT, NULL,
+                       40001);
+    json_unit_attr_str(&attrs[3], NGX_OTEL_ATTR_USER_AGENT_ORIGINAL, NULL,
+                       "curl/8", 6);
+    json_unit_attr_int(&attrs[4], NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE,
+                       NULL, 200);
+    span.attrs = attrs;
+    span.nattrs = 5;
+
+    json_unit_doc("shared-plain", res, &span, 1);
+
+    span.shared.data = compact;
+    span.shared.len = sizeof(compact) - 1;
+    span.shared.id = 7;
+    span.shared.from = 1;
+    span.shared.to = 4;
+
+    json_unit_doc("shared", res, &span, 1);
+    json_unit_doc("shared", res, &span, 1);
+
+    /* the same id, other bytes: another port */
+
+    attrs[2].num = 40002;
+    span.shared.len = 0;
+
+    json_unit_doc("shared-other-plain", res, &span, 1);
+
+    span.shared.data = other;
+    span.shared.len = sizeof(other) - 1;
+
+    json_unit_doc("shared-other", res, &span, 1);
+    json_unit_doc("shared-other", res, &span, 1);
 }
 
 
