@@ -439,22 +439,13 @@ ngx_http_otel_get_ctx(ngx_http_request_t *r)
 }
 
 
-/*
- * An internal redirect zeroes r->ctx; the context lives on as the payload
- * of its pool cleanup, where it is found again.
- */
+/* after an internal redirect: the context kept in the pool's cleanups */
 
 ngx_http_otel_ctx_t *
-ngx_http_otel_find_ctx(ngx_http_request_t *r)
+ngx_http_otel_find_kept_ctx(ngx_http_request_t *r)
 {
     ngx_pool_cleanup_t   *cln;
     ngx_http_otel_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otel_module);
-
-    if (ctx != NULL || !(r->internal || r->filter_finalize)) {
-        return ctx;
-    }
 
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_otel_cleanup) {

@@ -193,7 +193,7 @@ typedef struct {
 /* ngx_http_otel_handler.c */
 ngx_int_t ngx_http_otel_init(ngx_conf_t *cf);
 ngx_http_otel_ctx_t *ngx_http_otel_get_ctx(ngx_http_request_t *r);
-ngx_http_otel_ctx_t *ngx_http_otel_find_ctx(ngx_http_request_t *r);
+ngx_http_otel_ctx_t *ngx_http_otel_find_kept_ctx(ngx_http_request_t *r);
 void ngx_http_otel_decide(ngx_http_request_t *r, ngx_http_otel_ctx_t *ctx);
 ngx_int_t ngx_http_otel_inject_as(ngx_http_request_t *r,
     ngx_http_otel_ctx_t *ctx, u_char *span_id);
@@ -225,6 +225,28 @@ ngx_int_t ngx_http_otel_add_variables(ngx_conf_t *cf);
 
 
 extern ngx_module_t  ngx_http_otel_module;
+
+
+/*
+ * The request's context, if it has one.  An internal redirect zeroes
+ * r->ctx; the context lives on as the payload of its pool cleanup, where
+ * ngx_http_otel_find_kept_ctx() finds it again.  Inline: each phase
+ * handler asks, and most requests are neither redirected nor traced.
+ */
+
+static ngx_inline ngx_http_otel_ctx_t *
+ngx_http_otel_find_ctx(ngx_http_request_t *r)
+{
+    ngx_http_otel_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otel_module);
+
+    if (ctx != NULL || !(r->internal || r->filter_finalize)) {
+        return ctx;
+    }
+
+    return ngx_http_otel_find_kept_ctx(r);
+}
 
 
 #endif /* _NGX_HTTP_OTEL_MODULE_H_INCLUDED_ */
