@@ -91,25 +91,6 @@
 #define NGX_OTEL_JSON_SPAN_END       "}}"
 
 
-static ngx_inline size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
-static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
-static u_char *ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span);
-static size_t ngx_otel_json_events_size(ngx_otel_span_t *span);
-static u_char *ngx_otel_json_events(u_char *p, ngx_otel_span_t *span);
-static size_t ngx_otel_json_str_size(ngx_str_t *s);
-static u_char *ngx_otel_json_str(u_char *p, u_char *s, size_t len);
-static u_char *ngx_otel_json_str_escape(u_char *p, u_char *s, u_char *last);
-static u_char *ngx_otel_json_hex(u_char *p, u_char *id, size_t len);
-static u_char *ngx_otel_json_uint(u_char *p, uint64_t n);
-static u_char *ngx_otel_json_uint32(u_char *p, uint32_t n);
-static u_char *ngx_otel_json_digits8(u_char *p, uint32_t n);
-static u_char *ngx_otel_json_int(u_char *p, int64_t n);
-static ngx_uint_t ngx_otel_json_is_zero(u_char *id, size_t len);
-
-
-static u_char  ngx_otel_json_hex_digits[] = "0123456789abcdef";
-
-
 /*
  * The attributes of a span's shared part (ngx_otel_span_shared_t) as the
  * last of the spans with those bytes at that slot had them written: a
@@ -130,6 +111,33 @@ typedef struct {
 
 static ngx_otel_json_shared_t  ngx_otel_json_shared_slots[
                                                 NGX_OTEL_JSON_SHARED_SLOTS];
+
+/* a shared part's attributes, when they are read after all */
+static ngx_otel_attr_t  ngx_otel_json_shared_attrs[NGX_OTEL_SPAN_MAX_ATTRS];
+
+
+static ngx_inline size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
+static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
+static ngx_otel_json_shared_t *ngx_otel_json_shared_find(
+    ngx_otel_span_t *span);
+static size_t ngx_otel_json_shared_size(ngx_otel_span_t *span);
+static u_char *ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span);
+static size_t ngx_otel_json_events_size(ngx_otel_span_t *span);
+static u_char *ngx_otel_json_events(u_char *p, ngx_otel_span_t *span);
+static size_t ngx_otel_json_str_size(ngx_str_t *s);
+static u_char *ngx_otel_json_str(u_char *p, u_char *s, size_t len);
+static u_char *ngx_otel_json_str_escape(u_char *p, u_char *s, u_char *last);
+static u_char *ngx_otel_json_hex(u_char *p, u_char *id, size_t len);
+static u_char *ngx_otel_json_uint(u_char *p, uint64_t n);
+static u_char *ngx_otel_json_uint32(u_char *p, uint32_t n);
+static u_char *ngx_otel_json_digits8(u_char *p, uint32_t n);
+static u_char *ngx_otel_json_int(u_char *p, int64_t n);
+static ngx_uint_t ngx_otel_json_is_zero(u_char *id, size_t len);
+
+
+static u_char  ngx_otel_json_hex_digits[] = "0123456789abcdef";
+
+
 
 
 /* "00" to "99" */
@@ -252,6 +260,10 @@ ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
         size += ngx_otel_json_attr_size(attr);
     }
 
+    if (span->shared.len) {
+        size += ngx_otel_json_shared_size(span);
+    }
+
     if (span->nevents) {
         size += ngx_otel_json_events_size(span);
     }
@@ -314,18 +326,31 @@ ngx_otel_otlp_json_span(u_char *p, ngx_otel_span_t *span, ngx_uint_t first)
     p = ngx_otel_json_uint(p, span->end);
     p = ngx_otel_json_literal(p, NGX_OTEL_JSON_IDS_END);
 
-    if (span->nattrs) {
+    if (span->nattrs || span->shared.len) {
         p = ngx_otel_json_literal(p, NGX_OTEL_JSON_ATTRS);
 
-        for (i = 0; i < span->nattrs; i++) {
-            if (i) {
-                *p++ = ',';
-            }
+        for (i = 0; i <= span->nattrs; i++) {
+
+            /* the shared part, before attrs[from], is not one of them */
 
             if (i == span->shared.from && span->shared.len) {
+                if (i) {
+                    *p++ = ',';
+                }
+
                 p = ngx_otel_json_shared(p, span);
-                i = span->shared.to - 1;
-                continue;
+
+                if (i < span->nattrs) {
+                    *p++ = ',';
+                }
+            }
+
+            if (i == span->nattrs) {
+                break;
+            }
+
+            if (i && !(i == span->shared.from && span->shared.len)) {
+                *p++ = ',';
             }
 
             p = ngx_otel_json_attr(p, &span->attrs[i]);
@@ -473,38 +498,88 @@ ngx_otel_json_attr_size(ngx_otel_attr_t *attr)
  * came from
  */
 
+static ngx_otel_json_shared_t *
+ngx_otel_json_shared_find(ngx_otel_span_t *span)
+{
+    ngx_otel_json_shared_t  *slot;
+
+    slot = &ngx_otel_json_shared_slots[span->shared.id
+                                       % NGX_OTEL_JSON_SHARED_SLOTS];
+
+    if (slot->len == span->shared.len
+        && slot->id == span->shared.id
+        && ngx_memcmp(slot->compact, span->shared.data, span->shared.len)
+           == 0)
+    {
+        return slot;
+    }
+
+    return NULL;
+}
+
+
+static size_t
+ngx_otel_json_shared_size(ngx_otel_span_t *span)
+{
+    size_t                   size;
+    ngx_uint_t               i, n;
+    ngx_otel_json_shared_t  *slot;
+
+    slot = ngx_otel_json_shared_find(span);
+
+    if (slot) {
+        return sizeof(",") - 1 + slot->text_len;
+    }
+
+    n = ngx_otel_span_attrs_read(span->shared.data,
+                                 span->shared.data + span->shared.len,
+                                 ngx_otel_json_shared_attrs,
+                                 NGX_OTEL_SPAN_MAX_ATTRS);
+    size = 0;
+
+    for (i = 0; i < n; i++) {
+        size += ngx_otel_json_attr_size(&ngx_otel_json_shared_attrs[i]);
+    }
+
+    return size;
+}
+
+
 static u_char *
 ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span)
 {
     u_char                  *start;
     size_t                   len;
-    ngx_uint_t               i;
+    ngx_uint_t               i, n;
     ngx_otel_json_shared_t  *slot;
 
-    len = span->shared.len;
-    slot = &ngx_otel_json_shared_slots[span->shared.id
-                                       % NGX_OTEL_JSON_SHARED_SLOTS];
+    slot = ngx_otel_json_shared_find(span);
 
-    if (slot->len == len
-        && slot->id == span->shared.id
-        && ngx_memcmp(slot->compact, span->shared.data, len) == 0)
-    {
+    if (slot) {
         return ngx_cpymem(p, slot->text, slot->text_len);
     }
 
+    n = ngx_otel_span_attrs_read(span->shared.data,
+                                 span->shared.data + span->shared.len,
+                                 ngx_otel_json_shared_attrs,
+                                 NGX_OTEL_SPAN_MAX_ATTRS);
     start = p;
 
-    for (i = span->shared.from; i < span->shared.to; i++) {
-        if (i != span->shared.from) {
+    for (i = 0; i < n; i++) {
+        if (i) {
             *p++ = ',';
         }
 
-        p = ngx_otel_json_attr(p, &span->attrs[i]);
+        p = ngx_otel_json_attr(p, &ngx_otel_json_shared_attrs[i]);
     }
+
+    len = span->shared.len;
 
     if (len <= NGX_OTEL_JSON_SHARED_MAX
         && (size_t) (p - start) <= NGX_OTEL_JSON_SHARED_TEXT)
     {
+        slot = &ngx_otel_json_shared_slots[span->shared.id
+                                           % NGX_OTEL_JSON_SHARED_SLOTS];
         slot->id = span->shared.id;
         slot->len = (uint16_t) len;
         slot->text_len = (uint16_t) (p - start);

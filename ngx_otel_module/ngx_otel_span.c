@@ -365,7 +365,6 @@ ngx_otel_span_record_fixed(ngx_otel_span_record_t *rec, ngx_otel_span_t *span)
     }
 
     span->shared.from = 0;
-    span->shared.to = 0;
 }
 
 
@@ -391,34 +390,55 @@ ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
     ngx_otel_attr_t *attrs)
 {
     u_char      *p, *last;
-    ngx_uint_t   n;
+    ngx_uint_t   n, shared;
 
     ngx_otel_span_record_fixed(rec, span);
 
     last = span->events.data;
     p = last - rec->attrs_len;
 
+    /* a shared part is left as it is, for its reader to look up */
+
+    shared = 0;
+
     for (n = 0; p < last && n < NGX_OTEL_SPAN_MAX_ATTRS; n++) {
 
         if (p == span->shared.data) {
             span->shared.from = n;
+            shared = 1;
+
+            p += span->shared.len;
+
+            if (p >= last) {
+                break;
+            }
         }
 
         p = ngx_otel_span_attr_read(p, last, &attrs[n]);
-
-        if (p == span->shared.data + span->shared.len) {
-            span->shared.to = n + 1;
-        }
     }
 
-    /* not at an attribute's bounds, or past the most read: not shared */
+    /* not at an attribute's start, or past the most read: not shared */
 
-    if (span->shared.to <= span->shared.from) {
+    if (!shared) {
         span->shared.len = 0;
     }
 
     span->attrs = attrs;
     span->nattrs = n;
+}
+
+
+ngx_uint_t
+ngx_otel_span_attrs_read(u_char *p, u_char *last, ngx_otel_attr_t *attrs,
+    ngx_uint_t max)
+{
+    ngx_uint_t  n;
+
+    for (n = 0; p < last && n < max; n++) {
+        p = ngx_otel_span_attr_read(p, last, &attrs[n]);
+    }
+
+    return n;
 }
 
 

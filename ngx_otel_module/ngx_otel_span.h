@@ -92,9 +92,11 @@ typedef struct {
     size_t              len;         /* 0: none */
     uint32_t            id;
 
-    /* read back (ngx_otel_span_record_read()): attrs[from] to attrs[to - 1] */
+    /*
+     * read back (ngx_otel_span_record_read()): not in attrs, it goes before
+     * attrs[from]; ngx_otel_span_attrs_read() reads it when it is needed
+     */
     ngx_uint_t          from;
-    ngx_uint_t          to;
 } ngx_otel_span_shared_t;
 
 
@@ -256,11 +258,15 @@ ngx_int_t ngx_otel_span_record_encoded(u_char *p, u_char *last,
 /*
  * Turns a record back into a span whose strings point into the record;
  * attrs must hold NGX_OTEL_SPAN_MAX_ATTRS entries.  _read() decodes the
- * attributes (each key a string), _view() leaves them encoded, in attrs[0],
- * for the protobuf encoder to copy.
+ * attributes (each key a string) but a shared part (span->shared),
+ * _view() leaves them encoded, in attrs[0], for the protobuf encoder to
+ * copy.  ngx_otel_span_attrs_read() decodes up to max attributes of a
+ * record's.
  */
 void ngx_otel_span_record_read(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, ngx_otel_attr_t *attrs);
+ngx_uint_t ngx_otel_span_attrs_read(u_char *p, u_char *last,
+    ngx_otel_attr_t *attrs, ngx_uint_t max);
 void ngx_otel_span_record_view(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, ngx_otel_attr_t *attrs);
 

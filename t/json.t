@@ -104,7 +104,7 @@ for my $r (@raw) {
 	}
 }
 
-is(scalar @raw, 20, 'harness lines');
+is(scalar @raw, 29, 'harness lines');
 ok($valid_utf8, 'every line is strict UTF-8');
 ok($valid_json, 'every line decodes as JSON');
 ok($hex_ids, 'ids are lowercase hex');
@@ -159,20 +159,21 @@ like($docs{child}[0]{raw}, qr/"status":\{"code":2\}\},\{"traceId"/,
 	'spans separated by a comma');
 
 # a shared part of the attributes, made, found again, or another's at its
-# slot: the same text as without one
+# slot, in the middle, first, last, alone: the same text as without one
 
-my @shared = map { $_->{raw} } @{ $docs{shared} };
-my @other = map { $_->{raw} } @{ $docs{'shared-other'} };
+for my $label (qw/ shared shared-other shared-first shared-last
+	shared-only /)
+{
+	my @raw = map { $_->{raw} } @{ $docs{$label} || [] };
+	my $plain = $docs{"$label-plain"}[0]{raw};
 
-is(scalar @shared + scalar @other, 4, 'shared: four documents');
-is($shared[0], $docs{'shared-plain'}[0]{raw}, 'shared: made');
-is($shared[1], $docs{'shared-plain'}[0]{raw}, 'shared: found again');
-is($other[0], $docs{'shared-other-plain'}[0]{raw},
-	'shared: same slot, other bytes');
-is($other[1], $docs{'shared-other-plain'}[0]{raw},
-	'shared: same slot, other bytes, found again');
+	is(scalar @raw, 2, "$label: two documents");
+	is($raw[0], $plain, "$label: made");
+	is($raw[1], $plain, "$label: found again");
+}
+
 isnt($docs{'shared-plain'}[0]{raw}, $docs{'shared-other-plain'}[0]{raw},
-	'shared: the two differ');
+	'shared: the part at the same slot differs');
 
 # attributes
 

@@ -17,6 +17,7 @@
 #include <ngx_core.h>
 
 #include "ngx_otel_span.h"
+#include "ngx_otel_otlp.h"
 #include "ngx_otel_otlp_json.h"
 
 
@@ -406,24 +407,73 @@ json_unit_cases(void)
 
 
 /*
- * A span whose attributes 1 to 3 are a shared part (as
- * ngx_otel_span_record_read() marks a keep-alive connection's): written
- * as without it the first time and when found again ("shared" and
- * "shared-plain" twice each); another part with the same id and other
- * bytes at that slot gets its own attributes ("shared-other" as
- * "shared-other-plain")
+ * A span whose attributes from..from+count-1 are a shared part, as
+ * ngx_otel_span_record_read() leaves a keep-alive connection's: their
+ * record bytes, not in span.attrs.  Printed as "LABEL-plain" (all of them
+ * as attributes), then twice as "LABEL": made, then found again.
+ */
+
+static void
+json_unit_shared_case(const char *label, ngx_array_t *res,
+    ngx_otel_attr_t *all, ngx_uint_t n, ngx_uint_t from, ngx_uint_t count,
+    uint32_t id)
+{
+    char                     plain[64];
+    ngx_uint_t               i, k;
+    ngx_otel_span_t          span;
+    ngx_otel_attr_t          rest[8];
+    ngx_otel_otlp_writer_t   w;
+    static u_char            compact[4096];
+
+    json_unit_span_init(&span);
+    json_unit_set(&span.name, "GET /");
+    span.attrs = all;
+    span.nattrs = n;
+
+    snprintf(plain, sizeof(plain), "%s-plain", label);
+    json_unit_doc(plain, res, &span, 1);
+
+    w.pos = compact;
+    w.last = compact + sizeof(compact);
+    w.n = 0;
+    w.size = 0;
+
+    ngx_otel_otlp_writer_attrs(&w, all + from, count);
+
+    if (w.pos == NULL) {
+        fprintf(stderr, "FAIL %s: the writer failed\n", label);
+        json_unit_failed++;
+        return;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (i < from || i >= from + count) {
+            rest[k++] = all[i];
+        }
+    }
+
+    span.attrs = rest;
+    span.nattrs = k;
+    span.shared.data = compact;
+    span.shared.len = w.pos - compact;
+    span.shared.id = id;
+    span.shared.from = from;
+
+    json_unit_doc(label, res, &span, 1);
+    json_unit_doc(label, res, &span, 1);
+}
+
+
+/*
+ * Shared parts in the middle, first, last, alone; and another part with
+ * the same id and other bytes at that slot, which gets its own text
  */
 
 static void
 json_unit_shared(ngx_array_t *res)
 {
-    ngx_otel_attr_t   attrs[5];
-    ngx_otel_span_t   span;
-    static u_char     compact[] = "compact bytes of one connection";
-    static u_char     other[] = "compact bytes of one connectioN";
+    ngx_otel_attr_t  attrs[5];
 
-    json_unit_span_init(&span);
-    json_unit_set(&span.name, "GET /");
     json_unit_attr_str(&attrs[0], NGX_OTEL_ATTR_URL_PATH, NULL, "/a", 2);
     json_unit_attr_str(&attrs[1], NGX_OTEL_ATTR_CLIENT_ADDRESS, NULL,
                        "192.0.2.1", 9);
@@ -433,32 +483,15 @@ json_unit_shared(ngx_array_t *res)
                        "curl/8", 6);
     json_unit_attr_int(&attrs[4], NGX_OTEL_ATTR_HTTP_RESPONSE_STATUS_CODE,
                        NULL, 200);
-    span.attrs = attrs;
-    span.nattrs = 5;
 
-    json_unit_doc("shared-plain", res, &span, 1);
-
-    span.shared.data = compact;
-    span.shared.len = sizeof(compact) - 1;
-    span.shared.id = 7;
-    span.shared.from = 1;
-    span.shared.to = 4;
-
-    json_unit_doc("shared", res, &span, 1);
-    json_unit_doc("shared", res, &span, 1);
-
-    /* the same id, other bytes: another port */
+    json_unit_shared_case("shared", res, attrs, 5, 1, 3, 7);
 
     attrs[2].num = 40002;
-    span.shared.len = 0;
+    json_unit_shared_case("shared-other", res, attrs, 5, 1, 3, 7);
 
-    json_unit_doc("shared-other-plain", res, &span, 1);
-
-    span.shared.data = other;
-    span.shared.len = sizeof(other) - 1;
-
-    json_unit_doc("shared-other", res, &span, 1);
-    json_unit_doc("shared-other", res, &span, 1);
+    json_unit_shared_case("shared-first", res, attrs, 5, 0, 2, 8);
+    json_unit_shared_case("shared-last", res, attrs, 5, 3, 2, 9);
+    json_unit_shared_case("shared-only", res, attrs, 5, 0, 5, 10);
 }
 
 
