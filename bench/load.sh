@@ -36,8 +36,8 @@ row() {   # FILE CONFIG
 
 echo "Instructions per request (callgrind), $config:"
 echo
-echo "| batch_size | otel_span_attr | module's | request | export |"
-echo "|-----------:|---------------:|---------:|--------:|-------:|"
+echo "| batch_size | otel_span_attr | module's | layout | own | request | export |"
+echo "|-----------:|---------------:|---------:|-------:|----:|--------:|-------:|"
 
 for b in ${LOAD_BATCH_SIZES:-1 16 512 4096}; do
 
@@ -48,8 +48,8 @@ for b in ${LOAD_BATCH_SIZES:-1 16 512 4096}; do
     BENCH_DIR="$out/cg-batch-$b" BENCH_BATCH_SIZE="$b" \
         CG_N1="$n1" CG_N2="$((2 * n1))" \
         bash "$bench/callgrind.sh" "$config" > "$out/cg-batch-$b.txt" 2>&1
-    read -r _ _ m q e _ < <(row "$out/cg-batch-$b.txt" "$config")
-    echo "| $b | 0 | $m | $q | $e |"
+    read -r _ _ m l o q e _ < <(row "$out/cg-batch-$b.txt" "$config")
+    echo "| $b | 0 | $m | $l | $o | $q | $e |"
 done
 
 for form in var text; do
@@ -58,8 +58,9 @@ for form in var text; do
             BENCH_ATTR_FORM="$form" \
             bash "$bench/callgrind.sh" "$config" \
             > "$out/cg-attrs-$form-$a.txt" 2>&1
-        read -r _ _ m q e _ < <(row "$out/cg-attrs-$form-$a.txt" "$config")
-        echo "| 512 | $a ($form) | $m | $q | $e |"
+        read -r _ _ m l o q e _ < <(row "$out/cg-attrs-$form-$a.txt" \
+                                        "$config")
+        echo "| 512 | $a ($form) | $m | $l | $o | $q | $e |"
     done
 done
 
