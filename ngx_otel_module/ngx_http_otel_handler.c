@@ -91,6 +91,10 @@ static void ngx_http_otel_end_span(ngx_http_request_t *r,
 static void ngx_http_otel_span_attrs(ngx_http_request_t *r,
     ngx_otel_otlp_writer_t *w, ngx_uint_t status, ngx_uint_t standard,
     ngx_int_t method, ngx_otel_span_shared_t *shared);
+static ngx_inline void ngx_http_otel_span_attr_value(ngx_http_request_t *r,
+    ngx_http_otel_span_attr_t *sa, u_char **joined, ngx_str_t *value);
+static void ngx_http_otel_span_attr_text(ngx_http_request_t *r,
+    ngx_http_otel_span_attr_t *sa, u_char **joined, ngx_str_t *value);
 static void ngx_http_otel_span_name(ngx_http_request_t *r,
     ngx_http_otel_loc_conf_t *olcf, ngx_uint_t known, ngx_int_t method,
     ngx_str_t *name);
@@ -1360,7 +1364,6 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_otel_loc_conf_t   *olcf;
     ngx_http_otel_span_attr_t  *sa;
-    ngx_http_variable_value_t  *vv;
     ngx_otel_otlp_writer_t     *w, writer;
     u_char                      code[NGX_INT_T_LEN];
     ngx_str_t                   values[NGX_OTEL_SPAN_MAX_ATTRS];
@@ -1375,39 +1378,19 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
 
     skip = 0;
     n = 0;
+    sa = NULL;
+    joined = ngx_http_otel_values_buf;
 
     if (olcf->span_attrs) {
         sa = olcf->span_attrs->elts;
         n = ngx_min(olcf->span_attrs->nelts, NGX_OTEL_SPAN_MAX_ATTRS);
-        joined = ngx_http_otel_values_buf;
+    }
 
+    /* values that replace ours are known first; others when written */
+
+    if (olcf->span_attrs_ours) {
         for (i = 0; i < n; i++) {
-
-            if (sa[i].index != NGX_ERROR) {
-
-                /* what ngx_http_complex_value() makes of "$name", uncopied */
-
-                vv = ngx_http_get_flushed_variable(r, sa[i].index);
-
-                if (vv == NULL || vv->not_found) {
-                    values[i].len = 0;
-
-                } else {
-                    values[i].data = vv->data;
-                    values[i].len = vv->len;
-                }
-
-            } else if (sa[i].nparts == 0
-                       || ngx_http_otel_value_join(r, &sa[i], &joined,
-                                                   &values[i])
-                          != NGX_OK)
-            {
-                if (ngx_http_complex_value(r, &sa[i].value, &values[i])
-                    != NGX_OK)
-                {
-                    values[i].len = 0;
-                }
-            }
+            ngx_http_otel_span_attr_value(r, &sa[i], &joined, &values[i]);
 
             if (values[i].len && sa[i].id < NGX_OTEL_ATTR_KNOWN) {
                 skip |= (uint32_t) 1 << sa[i].id;
@@ -1530,23 +1513,69 @@ ngx_http_otel_span_attrs(ngx_http_request_t *r, ngx_otel_otlp_writer_t *wp,
 
     /* otel_span_attr, up to the most attributes a span keeps */
 
-    sa = olcf->span_attrs ? olcf->span_attrs->elts : NULL;
-
     for (i = 0; i < n && w->n < NGX_OTEL_SPAN_MAX_ATTRS; i++) {
 
-        if (values[i].len == 0) {
+        if (olcf->span_attrs_ours) {
+            attr.str = values[i];
+
+        } else {
+            ngx_http_otel_span_attr_value(r, &sa[i], &joined, &attr.str);
+        }
+
+        if (attr.str.len == 0) {
             continue;
         }
 
         attr.id = sa[i].id;
         attr.type = NGX_OTEL_ATTR_STRING;
         attr.key = sa[i].name;
-        attr.str = values[i];
 
         ngx_otel_otlp_head_str(w, &sa[i].head, &attr);
     }
 
     *wp = writer;
+}
+
+
+/* an otel_span_attr value; empty if its variable is not found */
+
+static ngx_inline void
+ngx_http_otel_span_attr_value(ngx_http_request_t *r,
+    ngx_http_otel_span_attr_t *sa, u_char **joined, ngx_str_t *value)
+{
+    ngx_http_variable_value_t  *vv;
+
+    if (sa->index == NGX_ERROR) {
+        ngx_http_otel_span_attr_text(r, sa, joined, value);
+        return;
+    }
+
+    /* what ngx_http_complex_value() makes of "$name", uncopied */
+
+    vv = ngx_http_get_flushed_variable(r, sa->index);
+
+    if (vv == NULL || vv->not_found) {
+        value->len = 0;
+
+    } else {
+        value->data = vv->data;
+        value->len = vv->len;
+    }
+}
+
+
+/* one of text and variables, or for the script engine */
+
+static void
+ngx_http_otel_span_attr_text(ngx_http_request_t *r,
+    ngx_http_otel_span_attr_t *sa, u_char **joined, ngx_str_t *value)
+{
+    if ((sa->nparts == 0
+         || ngx_http_otel_value_join(r, sa, joined, value) != NGX_OK)
+        && ngx_http_complex_value(r, &sa->value, value) != NGX_OK)
+    {
+        value->len = 0;
+    }
 }
 
 

@@ -439,6 +439,7 @@ ngx_http_otel_create_loc_conf(ngx_conf_t *cf)
      *     olcf->propagators = { 0 };
      *     olcf->sampler_bound = 0;
      *     olcf->span_attrs = NULL;
+     *     olcf->span_attrs_ours = 0;
      *     olcf->span_names = NULL;
      *     olcf->server = NULL;
      *     olcf->server_enabled = 0;
@@ -509,6 +510,7 @@ ngx_http_otel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->span_attrs == NULL) {
         conf->span_attrs = prev->span_attrs;
+        conf->span_attrs_ours = prev->span_attrs_ours;
     }
 
     ngx_conf_merge_value(conf->upstream_span, prev->upstream_span, 0);
@@ -1311,6 +1313,7 @@ ngx_http_otel_span_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     } else {
         attr->head.len = 0;
+        olcf->span_attrs_ours = 1;
     }
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));

@@ -119,6 +119,9 @@ struct ngx_http_otel_loc_conf_s {
     ngx_http_complex_value_t   *span_name;
     ngx_array_t                *span_attrs;  /* ngx_http_otel_span_attr_t */
 
+    /* one of span_attrs names an attribute of ours (and replaces it) */
+    ngx_uint_t                  span_attrs_ours;
+
     /*
      * Without otel_span_name: the span names of this location, made when
      * the configuration is read, by the method's constant (NGX_OTEL_OTLP_GET

@@ -80,6 +80,14 @@ http {
             otel_span_attr http.route custom;
             return 200 "dup\n";
         }
+
+        location /outer {
+            otel_span_attr http.route outer;
+
+            location /outer/inner {
+                return 200 "inner\n";
+            }
+        }
     }
 
     server {
@@ -130,7 +138,7 @@ $conf .= echo_server_conf(listen => '127.0.0.1:8083') . "}\n";
 my $t = Test::Nginx->new()->has(qw/http proxy rewrite/)
 	->write_file_expand('nginx.conf', $conf);
 
-$t->run()->plan(25);
+$t->run()->plan(28);
 
 ###############################################################################
 
@@ -179,8 +187,9 @@ like($r, qr/^traceparent: $/m, 'no traceparent injected');
 
 like(get(8082, '/var?trace=on'), qr/^var$/m, 'variable on');
 like(get(8080, '/dup'), qr/^dup$/m, 'same attribute twice');
+like(get(8080, '/outer/inner'), qr/^inner$/m, 'inherited attribute');
 
-my @spans = wait_spans($t, 8);
+my @spans = wait_spans($t, 9);
 my %by = map { $_->{traceId} => $_ } @spans;
 
 # let anything unexpected arrive
@@ -188,7 +197,7 @@ my %by = map { $_->{traceId} => $_ } @spans;
 select undef, undef, undef, 0.3;
 @spans = spans($t);
 
-is(scalar @spans, 8, 'spans exported');
+is(scalar @spans, 9, 'spans exported');
 
 my $s = $by{tid(1)};
 is_deeply([ $s->{name}, $s->{parentSpanId} ], [ 'http-GET', pid(1) ],
@@ -238,5 +247,24 @@ for my $line (split /\n/, $t->read_file('spans.json')) {
 my %seen;
 ok(@keys && !grep({ $seen{$_}++ } @keys), 'span attribute keys unique')
 	or diag("@keys");
+
+# an otel_span_attr naming one of ours, inherited, still replaces it
+
+my @routes;
+
+for my $line (split /\n/, $t->read_file('spans.json')) {
+	for my $ss (@{decode_json($line)->{resourceSpans}[0]{scopeSpans}}) {
+		for my $span (@{$ss->{spans}}) {
+			my @a = @{$span->{attributes}};
+			next unless grep { $_->{key} eq 'url.path'
+				&& $_->{value}{stringValue} eq '/outer/inner' } @a;
+			@routes = map { $_->{value}{stringValue} }
+				grep { $_->{key} eq 'http.route' } @a;
+		}
+	}
+}
+
+is(scalar @routes, 1, 'inherited replacement: one http.route');
+is($routes[0], 'outer', 'inherited replacement: its value');
 
 ###############################################################################
