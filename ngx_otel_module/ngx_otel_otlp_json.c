@@ -105,9 +105,14 @@ typedef struct {
     uint32_t                 id;
     uint16_t                 len;         /* 0: none yet */
     uint16_t                 text_len;
+    ngx_uint_t               misses;      /* since the last hit */
     u_char                   compact[NGX_OTEL_JSON_SHARED_MAX];
     u_char                   text[NGX_OTEL_JSON_SHARED_TEXT];
 } ngx_otel_json_shared_t;
+
+/* as the protobuf encoder's: connections taking turns at a slot */
+#define ngx_otel_json_shared_keep(misses)                                     \
+    ((misses) < 4 || ((misses) & 7) == 0)
 
 static ngx_otel_json_shared_t  ngx_otel_json_shared_slots[
                                                 NGX_OTEL_JSON_SHARED_SLOTS];
@@ -556,6 +561,7 @@ ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span)
     slot = ngx_otel_json_shared_find(span);
 
     if (slot) {
+        slot->misses = 0;
         return ngx_cpymem(p, slot->text, slot->text_len);
     }
 
@@ -574,12 +580,13 @@ ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span)
     }
 
     len = span->shared.len;
+    slot = &ngx_otel_json_shared_slots[span->shared.id
+                                       % NGX_OTEL_JSON_SHARED_SLOTS];
 
-    if (len <= NGX_OTEL_JSON_SHARED_MAX
+    if (ngx_otel_json_shared_keep(slot->misses++)
+        && len <= NGX_OTEL_JSON_SHARED_MAX
         && (size_t) (p - start) <= NGX_OTEL_JSON_SHARED_TEXT)
     {
-        slot = &ngx_otel_json_shared_slots[span->shared.id
-                                           % NGX_OTEL_JSON_SHARED_SLOTS];
         slot->id = span->shared.id;
         slot->len = (uint16_t) len;
         slot->text_len = (uint16_t) (p - start);

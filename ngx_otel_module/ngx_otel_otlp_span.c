@@ -118,9 +118,17 @@ typedef struct {
     uint32_t                 id;
     uint16_t                 len;         /* 0: none yet */
     uint16_t                 expanded_len;
+    ngx_uint_t               misses;      /* since the last hit */
     u_char                   compact[NGX_OTEL_OTLP_SHARED_MAX];
     u_char                   expanded[NGX_OTEL_OTLP_SHARED_EXPANDED];
 } ngx_otel_otlp_shared_t;
+
+/*
+ * Connections that take turns at one slot would replace each other's at
+ * every span: after a few misses in a row, only every eighth is kept
+ */
+#define ngx_otel_otlp_shared_keep(misses)                                     \
+    ((misses) < 4 || ((misses) & 7) == 0)
 
 static ngx_otel_otlp_shared_t
                           ngx_otel_otlp_shared[NGX_OTEL_OTLP_SHARED_SLOTS];
@@ -886,13 +894,16 @@ ngx_otel_otlp_expand_shared(u_char *q, u_char *p, size_t len, uint32_t id)
         && slot->id == id
         && ngx_memcmp(slot->compact, p, len) == 0)
     {
+        slot->misses = 0;
         return ngx_cpymem(q, slot->expanded, slot->expanded_len);
     }
 
     end = ngx_otel_otlp_expand(q, p, p + len);
     n = end - q;
 
-    if (len <= NGX_OTEL_OTLP_SHARED_MAX && n <= NGX_OTEL_OTLP_SHARED_EXPANDED)
+    if (ngx_otel_otlp_shared_keep(slot->misses++)
+        && len <= NGX_OTEL_OTLP_SHARED_MAX
+        && n <= NGX_OTEL_OTLP_SHARED_EXPANDED)
     {
         slot->id = id;
         slot->len = (uint16_t) len;
