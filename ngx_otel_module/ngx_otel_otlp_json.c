@@ -91,31 +91,9 @@
 #define NGX_OTEL_JSON_SPAN_END       "}}"
 
 
-/*
- * The attributes of a span's shared part (ngx_otel_span_shared_t) as the
- * last of the spans with those bytes at that slot had them written: a
- * keep-alive connection's spans find theirs at the connection's number
- */
-
-#define NGX_OTEL_JSON_SHARED_SLOTS   64
-#define NGX_OTEL_JSON_SHARED_MAX     384
-#define NGX_OTEL_JSON_SHARED_TEXT    1024
-
-typedef struct {
-    uint32_t                 id;
-    uint16_t                 len;         /* 0: none yet */
-    uint16_t                 text_len;
-    ngx_uint_t               misses;      /* since the last hit */
-    u_char                   compact[NGX_OTEL_JSON_SHARED_MAX];
-    u_char                   text[NGX_OTEL_JSON_SHARED_TEXT];
-} ngx_otel_json_shared_t;
-
-/* as the protobuf encoder's: connections taking turns at a slot */
-#define ngx_otel_json_shared_keep(misses)                                     \
-    ((misses) < 4 || ((misses) & 7) == 0)
-
-static ngx_otel_json_shared_t  ngx_otel_json_shared_slots[
-                                                NGX_OTEL_JSON_SHARED_SLOTS];
+/* the text of spans' shared parts (ngx_otel_span_shared_t) */
+static ngx_otel_shared_slot_t  ngx_otel_json_shared_slots[
+                                                    NGX_OTEL_SHARED_SLOTS];
 
 /* a shared part's attributes, when they are read after all */
 static ngx_otel_attr_t  ngx_otel_json_shared_attrs[NGX_OTEL_SPAN_MAX_ATTRS];
@@ -123,8 +101,6 @@ static ngx_otel_attr_t  ngx_otel_json_shared_attrs[NGX_OTEL_SPAN_MAX_ATTRS];
 
 static ngx_inline size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
-static ngx_otel_json_shared_t *ngx_otel_json_shared_find(
-    ngx_otel_span_t *span);
 static size_t ngx_otel_json_shared_size(ngx_otel_span_t *span);
 static u_char *ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span);
 static size_t ngx_otel_json_events_size(ngx_otel_span_t *span);
@@ -497,43 +473,19 @@ ngx_otel_json_attr_size(ngx_otel_attr_t *attr)
 }
 
 
-/*
- * What the attributes are written as is a function of the record's bytes
- * alone: bytes the same as the slot's are its text, whichever span they
- * came from
- */
-
-static ngx_otel_json_shared_t *
-ngx_otel_json_shared_find(ngx_otel_span_t *span)
-{
-    ngx_otel_json_shared_t  *slot;
-
-    slot = &ngx_otel_json_shared_slots[span->shared.id
-                                       % NGX_OTEL_JSON_SHARED_SLOTS];
-
-    if (slot->len == span->shared.len
-        && slot->id == span->shared.id
-        && ngx_memcmp(slot->compact, span->shared.data, span->shared.len)
-           == 0)
-    {
-        return slot;
-    }
-
-    return NULL;
-}
-
+/* a shared part's attributes, written once for the spans that have it */
 
 static size_t
 ngx_otel_json_shared_size(ngx_otel_span_t *span)
 {
     size_t                   size;
     ngx_uint_t               i, n;
-    ngx_otel_json_shared_t  *slot;
+    ngx_otel_shared_slot_t  *slot;
 
-    slot = ngx_otel_json_shared_find(span);
+    slot = ngx_otel_shared_find(ngx_otel_json_shared_slots, &span->shared);
 
     if (slot) {
-        return sizeof(",") - 1 + slot->text_len;
+        return sizeof(",") - 1 + slot->out_len;
     }
 
     n = ngx_otel_span_attrs_read(span->shared.data,
@@ -554,15 +506,13 @@ static u_char *
 ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span)
 {
     u_char                  *start;
-    size_t                   len;
     ngx_uint_t               i, n;
-    ngx_otel_json_shared_t  *slot;
+    ngx_otel_shared_slot_t  *slot;
 
-    slot = ngx_otel_json_shared_find(span);
+    slot = ngx_otel_shared_find(ngx_otel_json_shared_slots, &span->shared);
 
     if (slot) {
-        slot->misses = 0;
-        return ngx_cpymem(p, slot->text, slot->text_len);
+        return ngx_cpymem(p, slot->out, slot->out_len);
     }
 
     n = ngx_otel_span_attrs_read(span->shared.data,
@@ -579,20 +529,8 @@ ngx_otel_json_shared(u_char *p, ngx_otel_span_t *span)
         p = ngx_otel_json_attr(p, &ngx_otel_json_shared_attrs[i]);
     }
 
-    len = span->shared.len;
-    slot = &ngx_otel_json_shared_slots[span->shared.id
-                                       % NGX_OTEL_JSON_SHARED_SLOTS];
-
-    if (ngx_otel_json_shared_keep(slot->misses++)
-        && len <= NGX_OTEL_JSON_SHARED_MAX
-        && (size_t) (p - start) <= NGX_OTEL_JSON_SHARED_TEXT)
-    {
-        slot->id = span->shared.id;
-        slot->len = (uint16_t) len;
-        slot->text_len = (uint16_t) (p - start);
-        ngx_memcpy(slot->compact, span->shared.data, len);
-        ngx_memcpy(slot->text, start, p - start);
-    }
+    ngx_otel_shared_keep(ngx_otel_json_shared_slots, &span->shared, start,
+                         p - start);
 
     return p;
 }

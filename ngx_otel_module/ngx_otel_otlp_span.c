@@ -78,8 +78,8 @@ static ngx_inline u_char *ngx_otel_otlp_short_key(u_char *p,
     ngx_otel_attr_t *attr, ngx_uint_t nshort);
 static u_char *ngx_otel_otlp_attr(u_char *p, ngx_otel_attr_t *attr);
 static u_char *ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last);
-static u_char *ngx_otel_otlp_expand_shared(u_char *q, u_char *p, size_t len,
-    uint32_t id);
+static u_char *ngx_otel_otlp_expand_shared(u_char *q,
+    ngx_otel_span_shared_t *shared);
 static ngx_int_t ngx_otel_otlp_const_find(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_otlp_string(u_char *p, ngx_uint_t tag,
     ngx_str_t *s);
@@ -104,34 +104,8 @@ ngx_otel_otlp_const_t        ngx_otel_otlp_consts[NGX_OTEL_OTLP_CONSTS];
 static uint32_t              ngx_otel_otlp_const_ids;
 
 
-/*
- * The expansion of a record's shared part (ngx_otel_span_shared_t) as the
- * last of the records with those bytes at that slot had it: a keep-alive
- * connection's spans find theirs at the connection's number
- */
-
-#define NGX_OTEL_OTLP_SHARED_SLOTS     64
-#define NGX_OTEL_OTLP_SHARED_MAX       384
-#define NGX_OTEL_OTLP_SHARED_EXPANDED  768
-
-typedef struct {
-    uint32_t                 id;
-    uint16_t                 len;         /* 0: none yet */
-    uint16_t                 expanded_len;
-    ngx_uint_t               misses;      /* since the last hit */
-    u_char                   compact[NGX_OTEL_OTLP_SHARED_MAX];
-    u_char                   expanded[NGX_OTEL_OTLP_SHARED_EXPANDED];
-} ngx_otel_otlp_shared_t;
-
-/*
- * Connections that take turns at one slot would replace each other's at
- * every span: after a few misses in a row, only every eighth is kept
- */
-#define ngx_otel_otlp_shared_keep(misses)                                     \
-    ((misses) < 4 || ((misses) & 7) == 0)
-
-static ngx_otel_otlp_shared_t
-                          ngx_otel_otlp_shared[NGX_OTEL_OTLP_SHARED_SLOTS];
+/* the expansions of records' shared parts (ngx_otel_span_shared_t) */
+static ngx_otel_shared_slot_t  ngx_otel_otlp_shared[NGX_OTEL_SHARED_SLOTS];
 
 
 typedef struct {
@@ -423,9 +397,10 @@ ngx_otel_otlp_span(u_char *p, u_char *last, ngx_otel_span_t *span)
 u_char *
 ngx_otel_otlp_record(u_char *p, u_char *last, ngx_otel_span_record_t *rec)
 {
-    u_char    *s, *a, *shared;
-    uint32_t   flags;
-    uint64_t   parent;
+    u_char                  *s, *a;
+    uint32_t                 flags;
+    uint64_t                 parent;
+    ngx_otel_span_shared_t   shared;
 
     if ((size_t) (last - p) < ngx_otel_otlp_record_size(rec)) {
         return NULL;
@@ -496,12 +471,13 @@ ngx_otel_otlp_record(u_char *p, u_char *last, ngx_otel_span_record_t *rec)
     if (rec->shared_len
         && (uint32_t) rec->shared_off + rec->shared_len <= rec->attrs_len)
     {
-        shared = a + rec->shared_off;
+        shared.data = a + rec->shared_off;
+        shared.len = rec->shared_len;
+        shared.id = rec->shared_id;
 
-        p = ngx_otel_otlp_expand(p, a, shared);
-        p = ngx_otel_otlp_expand_shared(p, shared, rec->shared_len,
-                                        rec->shared_id);
-        p = ngx_otel_otlp_expand(p, shared + rec->shared_len,
+        p = ngx_otel_otlp_expand(p, a, shared.data);
+        p = ngx_otel_otlp_expand_shared(p, &shared);
+        p = ngx_otel_otlp_expand(p, shared.data + shared.len,
                                  a + rec->attrs_len);
 
     } else {
@@ -876,41 +852,23 @@ ngx_otel_otlp_expand(u_char *q, u_char *p, u_char *last)
 }
 
 
-/*
- * The expansion is a function of the compact bytes alone: bytes the same
- * as the slot's are its expansion, whichever record they came from
- */
+/* a shared part's expansion, made once for the records that have it */
 
 static u_char *
-ngx_otel_otlp_expand_shared(u_char *q, u_char *p, size_t len, uint32_t id)
+ngx_otel_otlp_expand_shared(u_char *q, ngx_otel_span_shared_t *shared)
 {
     u_char                  *end;
-    size_t                   n;
-    ngx_otel_otlp_shared_t  *slot;
+    ngx_otel_shared_slot_t  *slot;
 
-    slot = &ngx_otel_otlp_shared[id % NGX_OTEL_OTLP_SHARED_SLOTS];
+    slot = ngx_otel_shared_find(ngx_otel_otlp_shared, shared);
 
-    if (slot->len == len
-        && slot->id == id
-        && ngx_memcmp(slot->compact, p, len) == 0)
-    {
-        slot->misses = 0;
-        return ngx_cpymem(q, slot->expanded, slot->expanded_len);
+    if (slot) {
+        return ngx_cpymem(q, slot->out, slot->out_len);
     }
 
-    end = ngx_otel_otlp_expand(q, p, p + len);
-    n = end - q;
+    end = ngx_otel_otlp_expand(q, shared->data, shared->data + shared->len);
 
-    if (ngx_otel_otlp_shared_keep(slot->misses++)
-        && len <= NGX_OTEL_OTLP_SHARED_MAX
-        && n <= NGX_OTEL_OTLP_SHARED_EXPANDED)
-    {
-        slot->id = id;
-        slot->len = (uint16_t) len;
-        slot->expanded_len = (uint16_t) n;
-        ngx_memcpy(slot->compact, p, len);
-        ngx_memcpy(slot->expanded, q, n);
-    }
+    ngx_otel_shared_keep(ngx_otel_otlp_shared, shared, q, end - q);
 
     return end;
 }

@@ -428,6 +428,36 @@ ngx_otel_span_record_read(ngx_otel_span_record_t *rec, ngx_otel_span_t *span,
 }
 
 
+/*
+ * Connections that take turns at one slot would replace each other's at
+ * every span: after four misses in a row, only every eighth is kept
+ */
+
+void
+ngx_otel_shared_keep(ngx_otel_shared_slot_t *slots,
+    ngx_otel_span_shared_t *shared, u_char *out, size_t len)
+{
+    ngx_uint_t               misses;
+    ngx_otel_shared_slot_t  *slot;
+
+    slot = &slots[shared->id % NGX_OTEL_SHARED_SLOTS];
+    misses = slot->misses++;
+
+    if ((misses >= 4 && (misses & 7) != 0)
+        || shared->len > NGX_OTEL_SHARED_MAX
+        || len > NGX_OTEL_SHARED_OUT)
+    {
+        return;
+    }
+
+    slot->id = shared->id;
+    slot->len = (uint16_t) shared->len;
+    slot->out_len = (uint16_t) len;
+    ngx_memcpy(slot->data, shared->data, shared->len);
+    ngx_memcpy(slot->out, out, len);
+}
+
+
 ngx_uint_t
 ngx_otel_span_attrs_read(u_char *p, u_char *last, ngx_otel_attr_t *attrs,
     ngx_uint_t max)

@@ -100,6 +100,27 @@ typedef struct {
 } ngx_otel_span_shared_t;
 
 
+/*
+ * What an encoder made of records' shared parts, the last per slot: a
+ * keep-alive connection's spans find theirs at the connection's number.
+ * What it made is a function of the part's bytes alone, so bytes the same
+ * as the slot's may take its output, whichever record they came from.
+ */
+
+#define NGX_OTEL_SHARED_SLOTS        64
+#define NGX_OTEL_SHARED_MAX          384         /* a part's bytes kept */
+#define NGX_OTEL_SHARED_OUT          1024        /* and what they became */
+
+typedef struct {
+    uint32_t            id;
+    uint16_t            len;         /* 0: none yet */
+    uint16_t            out_len;
+    ngx_uint_t          misses;      /* since the last hit */
+    u_char              data[NGX_OTEL_SHARED_MAX];
+    u_char              out[NGX_OTEL_SHARED_OUT];
+} ngx_otel_shared_slot_t;
+
+
 typedef struct {
     u_char              trace_id[NGX_OTEL_TRACE_ID_LEN];
     u_char              span_id[NGX_OTEL_SPAN_ID_LEN];
@@ -267,6 +288,34 @@ void ngx_otel_span_record_read(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, ngx_otel_attr_t *attrs);
 ngx_uint_t ngx_otel_span_attrs_read(u_char *p, u_char *last,
     ngx_otel_attr_t *attrs, ngx_uint_t max);
+
+/*
+ * A shared part in an encoder's slots (NGX_OTEL_SHARED_SLOTS of them):
+ * _find() gives the slot whose output it may take, or NULL;
+ * _keep() keeps what it became, unless the slot keeps missing.
+ */
+void ngx_otel_shared_keep(ngx_otel_shared_slot_t *slots,
+    ngx_otel_span_shared_t *shared, u_char *out, size_t len);
+
+
+static ngx_inline ngx_otel_shared_slot_t *
+ngx_otel_shared_find(ngx_otel_shared_slot_t *slots,
+    ngx_otel_span_shared_t *shared)
+{
+    ngx_otel_shared_slot_t  *slot;
+
+    slot = &slots[shared->id % NGX_OTEL_SHARED_SLOTS];
+
+    if (slot->len == shared->len
+        && slot->id == shared->id
+        && ngx_memcmp(slot->data, shared->data, shared->len) == 0)
+    {
+        slot->misses = 0;
+        return slot;
+    }
+
+    return NULL;
+}
 void ngx_otel_span_record_view(ngx_otel_span_record_t *rec,
     ngx_otel_span_t *span, ngx_otel_attr_t *attrs);
 
