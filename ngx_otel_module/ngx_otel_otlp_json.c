@@ -119,8 +119,6 @@ static ngx_uint_t ngx_otel_json_is_zero(u_char *id, size_t len);
 static u_char  ngx_otel_json_hex_digits[] = "0123456789abcdef";
 
 
-
-
 /* "00" to "99" */
 
 static u_char  ngx_otel_json_digit_pairs[] =
@@ -256,7 +254,7 @@ ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
 u_char *
 ngx_otel_otlp_json_span(u_char *p, ngx_otel_span_t *span, ngx_uint_t first)
 {
-    ngx_uint_t  i, flags;
+    ngx_uint_t  i, flags, comma;
 
     if (!first) {
         *p++ = ',';
@@ -310,31 +308,31 @@ ngx_otel_otlp_json_span(u_char *p, ngx_otel_span_t *span, ngx_uint_t first)
     if (span->nattrs || span->shared.len) {
         p = ngx_otel_json_literal(p, NGX_OTEL_JSON_ATTRS);
 
+        comma = 0;
+
         for (i = 0; i <= span->nattrs; i++) {
 
             /* the shared part, before attrs[from], is not one of them */
 
             if (i == span->shared.from && span->shared.len) {
-                if (i) {
+                if (comma) {
                     *p++ = ',';
                 }
 
                 p = ngx_otel_json_shared(p, span);
-
-                if (i < span->nattrs) {
-                    *p++ = ',';
-                }
+                comma = 1;
             }
 
             if (i == span->nattrs) {
                 break;
             }
 
-            if (i && !(i == span->shared.from && span->shared.len)) {
+            if (comma) {
                 *p++ = ',';
             }
 
             p = ngx_otel_json_attr(p, &span->attrs[i]);
+            comma = 1;
         }
 
         *p++ = ']';
