@@ -68,23 +68,26 @@ echo
 echo "Throughput (wrk), $config against plain nginx with as many workers:"
 echo
 echo "| workers | zone_size | $config req/s | vs plain | CPU us/req" \
-     "| vs plain | other CPU | spans received / queued / dropped / requests |"
-echo "|--:|--:|--:|--:|--:|--:|--:|--|"
+     "| vs plain | nginx busy | receiver | other CPU" \
+     "| spans received / queued / dropped / requests |"
+echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--|"
 
 for w in ${LOAD_WORKERS:-1 2}; do
     BENCH_DIR="$out/run-workers-$w" BENCH_WORKERS="$w" \
         bash "$bench/run.sh" plain "$config" > "$out/run-workers-$w.txt" 2>&1
-    read -r _ rps ratio _ _ _ cpu cratio other spans < \
+    read -r _ rps ratio _ _ _ cpu cratio busy rcv other spans < \
         <(row "$out/run-workers-$w.txt" "$config")
-    echo "| $w | 4m | $rps | $ratio | $cpu | $cratio | $other | $spans |"
+    echo "| $w | 4m | $rps | $ratio | $cpu | $cratio | $busy | $rcv" \
+         "| $other | $spans |"
 done
 
 for z in ${LOAD_ZONES:-64k 256k 4m}; do
     BENCH_DIR="$out/run-zone-$z" BENCH_ZONE_SIZE="$z" \
         bash "$bench/run.sh" plain "$config" > "$out/run-zone-$z.txt" 2>&1
-    read -r _ rps ratio _ _ _ cpu cratio other spans < \
+    read -r _ rps ratio _ _ _ cpu cratio busy rcv other spans < \
         <(row "$out/run-zone-$z.txt" "$config")
-    echo "| 1 | $z | $rps | $ratio | $cpu | $cratio | $other | $spans |"
+    echo "| 1 | $z | $rps | $ratio | $cpu | $cratio | $busy | $rcv" \
+         "| $other | $spans |"
 done
 
 echo

@@ -165,13 +165,13 @@ wrk_parse() {
 
 # run_one NAME ROUND: one measurement, appended to $results as
 #   name round rps p50 p99 cpu_us requests queued dropped spans errors
-#   foreign seq
+#   foreign seq busy receiver
 seq=0
 
 run_one() {
     local name="$1" round="$2" d port rport workers t0 t1 ticks status
     local req rps p50 p99 err wreq queued dropped spans before cpu_us
-    local ours0 ours1 all0 all1 foreign
+    local ours0 ours1 all0 all1 foreign rcv0 rcv1 busy receiver
 
     d="$dir/$name/$round"
     rm -rf "$d"
@@ -196,6 +196,7 @@ run_one() {
     t0=$(bench_cpu_ticks $workers)
     # shellcheck disable=SC2086
     ours0=$(bench_cpu_ticks $others $receiver_pid)
+    rcv0=$(bench_cpu_ticks $receiver_pid)
     all0=$(bench_busy_ticks)
     bench_children_ticks "$d/wrk0"
 
@@ -208,6 +209,7 @@ run_one() {
     t1=$(bench_cpu_ticks $workers)
     # shellcheck disable=SC2086
     ours1=$(bench_cpu_ticks $others $receiver_pid)
+    rcv1=$(bench_cpu_ticks $receiver_pid)
     ticks=$((t1 - t0))
 
     # CPU time of other processes while wrk ran, in % of both CPUs: what
@@ -247,14 +249,24 @@ run_one() {
     cpu_us="$(perl -e 'printf "%.2f", $ARGV[0] * 1e6 / $ARGV[1] / $ARGV[2]' \
               "$ticks" "$(getconf CLK_TCK)" "$req")"
 
+    # how busy nginx's workers were (% of their CPUs): under 100 the load
+    # generator's CPU, which the receiver shares, set the pace, not nginx;
+    # and the receiver's share of that CPU
+    read -r busy receiver < <(perl -e '
+        printf "%.1f %.1f\n", map { 100 * $_ / ($ARGV[2] * $ARGV[3]) }
+                              $ARGV[0] / $ARGV[4], $ARGV[1]' \
+        "$ticks" "$((rcv1 - rcv0))" "$duration" "$(getconf CLK_TCK)" \
+        "${BENCH_WORKERS:-1}")
+
     seq=$((seq + 1))
 
     echo "$name $round $rps $p50 $p99 $cpu_us $((req + wreq)) $queued" \
-         "$dropped $spans $err $foreign $seq" >> "$results"
+         "$dropped $spans $err $foreign $seq $busy $receiver" >> "$results"
 
     bench_log "  $name: $rps req/s, p50 ${p50}us, p99 ${p99}us," \
               "nginx CPU ${cpu_us}us/req, spans $spans of $((req + wreq))" \
               "requests (queued $queued, dropped $dropped), errors $err," \
+              "nginx busy ${busy}%, receiver ${receiver}% of CPU 1," \
               "other processes ${foreign}% CPU"
 }
 
@@ -351,8 +363,8 @@ while (<$fh>) {
     my @f = split;
     if ($f[1] eq 'skip') { $skip{$f[0]} = 1; next; }
     my %m;
-    @m{qw/rps p50 p99 cpu req queued dropped spans err foreign seq/} =
-        @f[2 .. 12];
+    @m{qw/rps p50 p99 cpu req queued dropped spans err foreign seq busy
+          receiver/} = @f[2 .. 14];
     $all{$f[0]}{"$f[1].$f[12]"} = \%m;
 }
 
@@ -415,12 +427,14 @@ printf "WARNING: no undisturbed run of %s: all their runs are used\n",
     join(', ', @noisy) if @noisy;
 print "\n";
 
-printf "| %-13s | %8s | %7s | %7s | %6s | %6s | %6s | %7s | %6s | %s\n",
+printf "| %-13s | %8s | %7s | %7s | %6s | %6s | %6s | %7s | %5s | %5s "
+    . "| %6s | %s\n",
     'configuration', 'req/s', 'vs base', 'best', 'p50 us', 'p99 us',
-    'CPU us', 'vs base', 'other', 'spans received / queued / dropped '
-    . '/ requests';
+    'CPU us', 'vs base', 'busy', 'rcv', 'other',
+    'spans received / queued / dropped / requests';
 print "|---------------|----------|---------|---------|--------|--------"
-    . "|--------|---------|--------|-----------------------------------\n";
+    . "|--------|---------|-------|-------|--------|"
+    . "-----------------------------------\n";
 
 for my $c (@configs) {
     if ($skip{$c}) {
@@ -452,11 +466,15 @@ for my $c (@configs) {
         $cratio = sprintf '%+.1f%%', 100 * ((ratio($c, 'cpu') // 1) - 1);
     }
 
+    # the receiver's CPU, of the configurations that send to it
+    my $rcv = $c =~ /^(grpc|http_protobuf|proxy_otlp)$/
+              ? sprintf('%4.1f%%', median(col($c, 'receiver'))) : '    -';
+
     printf "| %-13s | %8.0f | %7s | %7s | %6.0f | %6.0f | %6.2f | %7s "
-        . "| %5.1f%% | %s\n",
+        . "| %4.0f%% | %s | %5.1f%% | %s\n",
         $c, median(col($c, 'rps')), $ratio, $best, median(col($c, 'p50')),
         median(col($c, 'p99')), median(col($c, 'cpu')), $cratio,
-        max(col($c, 'foreign')), $spans;
+        median(col($c, 'busy')), $rcv, max(col($c, 'foreign')), $spans;
 
     my $err = $sum->('err');
     print "|   ($c: $err wrk errors)\n" if $err;
@@ -468,7 +486,10 @@ req/s, p50, p99, CPU us: medians over the runs.  vs base: the median of
 the ratios to the baseline (plain nginx; plain proxying for proxy_*), each
 run against the mean of the baseline runs just before and after it; best:
 best run against best baseline run.  CPU us: the nginx
-workers' CPU time (/proc) per answered request.  other: the most CPU that
+workers' CPU time (/proc) per answered request.  busy: how much of their
+CPU the workers used while wrk ran; below about 98% nginx was not what set
+the pace: wrk's CPU was, which rcv, the OTLP receiver of the network
+configurations, shares with it (% of that CPU).  other: the most CPU that
 processes not of this benchmark took in a kept run (% of both CPUs); runs
 above BENCH_MAX_OTHER are left out of all figures but the spans.  spans:
 summed over all runs and warm-ups; requests still in flight when wrk stops
