@@ -487,9 +487,10 @@ the ratios to the baseline (plain nginx; plain proxying for proxy_*), each
 run against the mean of the baseline runs just before and after it; best:
 best run against best baseline run.  CPU us: the nginx
 workers' CPU time (/proc) per answered request.  busy: how much of their
-CPU the workers used while wrk ran; below about 98% nginx was not what set
-the pace: wrk's CPU was, which rcv, the OTLP receiver of the network
-configurations, shares with it (% of that CPU).  other: the most CPU that
+CPU the workers used while wrk ran; for return 200, below about 98%
+nginx was not what set the pace: wrk's CPU was, which rcv, the OTLP
+receiver of the network configurations, shares with it (% of that CPU);
+proxy_* share CPU 0 with their backend, a third of it.  other: the most CPU that
 processes not of this benchmark took in a kept run (% of both CPUs); runs
 above BENCH_MAX_OTHER are left out of all figures but the spans.  spans:
 summed over all runs and warm-ups; requests still in flight when wrk stops
