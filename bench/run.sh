@@ -249,14 +249,13 @@ run_one() {
     cpu_us="$(perl -e 'printf "%.2f", $ARGV[0] * 1e6 / $ARGV[1] / $ARGV[2]' \
               "$ticks" "$(getconf CLK_TCK)" "$req")"
 
-    # how busy nginx's workers were (% of their CPUs): under 100 the load
-    # generator's CPU, which the receiver shares, set the pace, not nginx;
-    # and the receiver's share of that CPU
+    # how busy nginx's workers kept CPU 0, where all of them run: under
+    # 100 the load generator's CPU, which the receiver shares, set the
+    # pace, not nginx; and the receiver's share of that CPU
     read -r busy receiver < <(perl -e '
         printf "%.1f %.1f\n", map { 100 * $_ / ($ARGV[2] * $ARGV[3]) }
-                              $ARGV[0] / $ARGV[4], $ARGV[1]' \
-        "$ticks" "$((rcv1 - rcv0))" "$duration" "$(getconf CLK_TCK)" \
-        "${BENCH_WORKERS:-1}")
+                              $ARGV[0], $ARGV[1]' \
+        "$ticks" "$((rcv1 - rcv0))" "$duration" "$(getconf CLK_TCK)")
 
     seq=$((seq + 1))
 
@@ -486,8 +485,8 @@ req/s, p50, p99, CPU us: medians over the runs.  vs base: the median of
 the ratios to the baseline (plain nginx; plain proxying for proxy_*), each
 run against the mean of the baseline runs just before and after it; best:
 best run against best baseline run.  CPU us: the nginx
-workers' CPU time (/proc) per answered request.  busy: how much of their
-CPU the workers used while wrk ran; for return 200, below about 98%
+workers' CPU time (/proc) per answered request.  busy: how much of CPU 0
+the workers used while wrk ran; for return 200, below about 98%
 nginx was not what set the pace: wrk's CPU was, which rcv, the OTLP
 receiver of the network configurations, shares with it (% of that CPU);
 proxy_* share CPU 0 with their backend, a third of it.  other: the most CPU that
