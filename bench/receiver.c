@@ -215,14 +215,10 @@ send_all(int fd, const char *p, size_t len)
     while (len) {
         n = write(fd, p, len);
 
+        /* the sockets block: a write waits for room */
+
         if (n < 0) {
             if (errno == EINTR) {
-                continue;
-            }
-
-            if (errno == EAGAIN) {
-                struct pollfd  pfd = { fd, POLLOUT, 0 };
-                (void) poll(&pfd, 1, 1000);
                 continue;
             }
 
