@@ -99,6 +99,8 @@ static ngx_otel_shared_slot_t  ngx_otel_json_shared_slots[
 static ngx_otel_attr_t  ngx_otel_json_shared_attrs[NGX_OTEL_SPAN_MAX_ATTRS];
 
 
+static ngx_inline size_t ngx_otel_json_attrs_size(ngx_otel_attr_t *attrs,
+    ngx_uint_t n);
 static ngx_inline size_t ngx_otel_json_attr_size(ngx_otel_attr_t *attr);
 static u_char *ngx_otel_json_attr(u_char *p, ngx_otel_attr_t *attr);
 static size_t ngx_otel_json_shared_size(ngx_otel_span_t *span);
@@ -207,8 +209,7 @@ ngx_otel_otlp_json_begin(u_char *p, ngx_array_t *resource)
 size_t
 ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
 {
-    size_t            size;
-    ngx_otel_attr_t  *attr, *last;
+    size_t  size;
 
     size = sizeof(",") - 1
            + sizeof(NGX_OTEL_JSON_TRACE_ID) - 1
@@ -233,11 +234,7 @@ ngx_otel_otlp_json_span_size(ngx_otel_span_t *span)
            + sizeof(NGX_OTEL_JSON_STATUS_CODE) - 1 + NGX_INT64_LEN
            + sizeof(NGX_OTEL_JSON_SPAN_END) - 1;
 
-    last = span->attrs + span->nattrs;
-
-    for (attr = span->attrs; attr < last; attr++) {
-        size += ngx_otel_json_attr_size(attr);
-    }
+    size += ngx_otel_json_attrs_size(span->attrs, span->nattrs);
 
     if (span->shared.len) {
         size += ngx_otel_json_shared_size(span);
@@ -372,7 +369,7 @@ ngx_otel_json_events_size(ngx_otel_span_t *span)
 {
     u_char            *e;
     size_t             size;
-    ngx_uint_t         i, j;
+    ngx_uint_t         i;
     ngx_otel_attr_t    attrs[NGX_OTEL_EVENT_MAX_ATTRS];
     ngx_otel_event_t   ev;
 
@@ -390,9 +387,7 @@ ngx_otel_json_events_size(ngx_otel_span_t *span)
                 + sizeof(NGX_OTEL_JSON_EVENT_ATTRS) - 1
                 + sizeof(NGX_OTEL_JSON_EVENT_END) - 1;
 
-        for (j = 0; j < ev.nattrs; j++) {
-            size += ngx_otel_json_attr_size(&attrs[j]);
-        }
+        size += ngx_otel_json_attrs_size(attrs, ev.nattrs);
     }
 
     return size;
@@ -441,6 +436,24 @@ ngx_otel_json_events(u_char *p, ngx_otel_span_t *span)
 }
 
 
+/* attributes, each with the comma before it */
+
+static ngx_inline size_t
+ngx_otel_json_attrs_size(ngx_otel_attr_t *attrs, ngx_uint_t n)
+{
+    size_t      size;
+    ngx_uint_t  i;
+
+    size = 0;
+
+    for (i = 0; i < n; i++) {
+        size += ngx_otel_json_attr_size(&attrs[i]);
+    }
+
+    return size;
+}
+
+
 /* an attribute with the comma before it */
 
 static ngx_inline size_t
@@ -476,8 +489,7 @@ ngx_otel_json_attr_size(ngx_otel_attr_t *attr)
 static size_t
 ngx_otel_json_shared_size(ngx_otel_span_t *span)
 {
-    size_t                   size;
-    ngx_uint_t               i, n;
+    ngx_uint_t               n;
     ngx_otel_shared_slot_t  *slot;
 
     slot = ngx_otel_shared_find(ngx_otel_json_shared_slots, &span->shared);
@@ -490,13 +502,8 @@ ngx_otel_json_shared_size(ngx_otel_span_t *span)
                                  span->shared.data + span->shared.len,
                                  ngx_otel_json_shared_attrs,
                                  NGX_OTEL_SPAN_MAX_ATTRS);
-    size = 0;
 
-    for (i = 0; i < n; i++) {
-        size += ngx_otel_json_attr_size(&ngx_otel_json_shared_attrs[i]);
-    }
-
-    return size;
+    return ngx_otel_json_attrs_size(ngx_otel_json_shared_attrs, n);
 }
 
 
